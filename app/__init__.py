@@ -1,0 +1,1 @@
+"""Rewards ledger: one Tornado process over one SQLite file (see README.md)."""

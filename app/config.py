@@ -1,0 +1,126 @@
+"""Settings: one frozen object read from the environment and `.env`.
+
+Every setting is declared once in `SETTINGS` (name, default, parser, description); that
+table drives loading, `.env.example` and the README's settings list, and a test fails
+when `.env.example` lacks one. Names that carry a quantity carry its unit.
+A bad value stops start-up with `ConfigError`, whose one-line message names the setting.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, fields
+from typing import Callable, Mapping
+
+from dotenv import dotenv_values
+
+
+class ConfigError(ValueError):
+    """A setting has a value the service cannot use; the message names the setting."""
+
+
+def _int_in(lo: int, hi: int) -> Callable[[str], int]:
+    def parse(raw: str) -> int:
+        value = int(raw.strip())
+        if not lo <= value <= hi:
+            raise ValueError(f"must be between {lo} and {hi}")
+        return value
+    return parse
+
+
+def _choice(*allowed: str) -> Callable[[str], str]:
+    def parse(raw: str) -> str:
+        value = raw.strip().upper()
+        if value not in allowed:
+            raise ValueError(f"must be one of {', '.join(allowed)}")
+        return value
+    return parse
+
+
+def _text(raw: str) -> str:
+    return raw.strip()
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    default: str
+    parse: Callable[[str], object]
+    description: str
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("HOST", "127.0.0.1", _text, "Address the HTTP server listens on."),
+    Setting("PORT", "8080", _int_in(0, 65535), "TCP port of the HTTP server (0 picks a free one)."),
+    Setting("DATABASE_PATH", "data/app.db", _text, "The SQLite file; its folder holds backups and the generated admin key."),
+    Setting("ADMIN_API_KEY", "", _text, "Admin API key. Empty: one is generated on first start and written to data/admin_api_key (0600)."),
+    Setting("SQLITE_SYNCHRONOUS", "FULL", _choice("FULL", "NORMAL", "EXTRA"), "SQLite synchronous pragma for the writer (FULL: a 2xx is durable)."),
+    Setting("SQLITE_BUSY_TIMEOUT_MS", "5000", _int_in(0, 600_000), "How long a connection waits on a lock held by another process."),
+    Setting("SQLITE_CACHE_MB", "64", _int_in(2, 65_536), "Page cache per connection, in MiB."),
+    Setting("LOG_LEVEL", "INFO", _choice("DEBUG", "INFO", "WARNING", "ERROR"), "Log level of the JSON logs."),
+    Setting("WRITER_QUEUE_MAX", "20000", _int_in(1, 1_000_000), "Commands waiting for the writer before new ones get 503 unavailable."),
+    Setting("WRITER_BATCH_MAX", "512", _int_in(1, 10_000), "Most commands the writer commits in one transaction (group commit)."),
+    Setting("READER_POOL_SIZE", "4", _int_in(1, 64), "Read-only SQLite connections for queries."),
+    Setting("MAX_BODY_BYTES", "1048576", _int_in(1024, 64 * 1024 * 1024), "Largest request body accepted; larger is 413."),
+    Setting("BATCH_MAX_TRANSFERS", "1000", _int_in(1, 10_000), "Most transfers in one POST /v1/transfers/batch."),
+    Setting("RATE_LIMIT_PER_S", "1000", _int_in(0, 1_000_000), "Requests per second per API key (token bucket refill); 0 disables the limit."),
+    Setting("RATE_LIMIT_BURST", "2000", _int_in(1, 10_000_000), "Token bucket size per API key."),
+    Setting("IDEMPOTENCY_TTL_S", "86400", _int_in(60, 365 * 86400), "How long a stored Idempotency-Key response is replayed."),
+    Setting("SCHEDULER_INTERVAL_MS", "1000", _int_in(10, 3_600_000), "Tick of the background sweep (pending timeouts, lot expiry)."),
+    Setting("SCHEDULER_BATCH_MAX", "500", _int_in(1, 100_000), "Most items one sweep tick handles per job."),
+)
+
+
+@dataclass(frozen=True)
+class Config:
+    host: str
+    port: int
+    database_path: str
+    admin_api_key: str
+    sqlite_synchronous: str
+    sqlite_busy_timeout_ms: int
+    sqlite_cache_mb: int
+    log_level: str
+    writer_queue_max: int
+    writer_batch_max: int
+    reader_pool_size: int
+    max_body_bytes: int
+    batch_max_transfers: int
+    rate_limit_per_s: int
+    rate_limit_burst: int
+    idempotency_ttl_s: int
+    scheduler_interval_ms: int
+    scheduler_batch_max: int
+
+    @property
+    def data_dir(self) -> str:
+        return os.path.dirname(os.path.abspath(self.database_path))
+
+
+def load_config(environ: Mapping[str, str] | None = None, env_file: str | None = ".env",
+                **overrides: object) -> Config:
+    """Read settings: explicit `overrides` > `environ` > `.env` file > defaults."""
+    file_values = dotenv_values(env_file) if env_file and os.path.exists(env_file) else {}
+    environ = os.environ if environ is None else environ
+    values: dict[str, object] = {}
+    for setting in SETTINGS:
+        field = setting.name.lower()
+        if field in overrides:
+            values[field] = overrides[field]
+            continue
+        raw = environ.get(setting.name, file_values.get(setting.name))
+        raw = setting.default if raw is None else raw
+        try:
+            values[field] = setting.parse(raw)
+        except ValueError as exc:
+            raise ConfigError(f"setting {setting.name}={raw!r} is invalid: {exc}") from None
+    assert {f.name for f in fields(Config)} == set(values), "Config and SETTINGS disagree"
+    return Config(**values)  # type: ignore[arg-type]
+
+
+def env_example() -> str:
+    """The text of `.env.example`: every setting with its default and meaning."""
+    lines = ["# Every setting of the service, with its default. Copy to .env to change one."]
+    for s in SETTINGS:
+        lines.append(f"# {s.description}")
+        lines.append(f"{s.name}={s.default}")
+    return "\n".join(lines) + "\n"

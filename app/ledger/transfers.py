@@ -1,0 +1,130 @@
+"""Transfers: what one posting does to the two accounts' counters, and what forbids it.
+
+Kinds (TigerBeetle's two-phase model):
+- `posted`: moves `amount` at once.
+- `pending`: reserves `amount` (debits_pending / credits_pending) until it is resolved.
+- `post_pending` (amount ≤ the pending amount; the rest is released), `void_pending`,
+  `expire_pending`: resolve one pending transfer, exactly once.
+Transfers are immutable; a correction is a new transfer.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from .accounts import Account, Counters
+from .errors import InsufficientFunds, InvalidRequest, LedgerError, LimitExceeded
+from .money import MAX_COUNTER_MINOR
+
+KINDS = ("posted", "pending", "post_pending", "void_pending", "expire_pending")
+RESOLUTIONS = {"post": "post_pending", "void": "void_pending", "expire": "expire_pending"}
+GENESIS_HASH = "0" * 64
+_CODE = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
+MAX_METADATA_BYTES = 4096
+MAX_KEY_CHARS = 200
+# A hold times out after at most this long (a year); longer holds are refused.
+MAX_TIMEOUT_S = 365 * 86400
+
+
+@dataclass(frozen=True)
+class TransferSpec:
+    """What a caller asks for: one debit account, one credit account, one amount."""
+
+    brand_id: int
+    asset_id: int
+    debit_account_id: int
+    credit_account_id: int
+    amount: int
+    code: str
+    pending: bool = False
+    timeout_s: int | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+    idempotency_key: str | None = None
+    # For a debit of a lot-tracked account: consume this lot first (used by expiry).
+    from_lot_id: int | None = None
+    # For a credit that creates a lot: explicit expiry instead of the asset's expiry_days.
+    expires_at_ms: int | None = None
+
+
+def validate_spec(spec: TransferSpec) -> None:
+    """Raise `InvalidRequest` for a spec no account state could make valid."""
+    if not _CODE.match(spec.code):
+        raise InvalidRequest("code must be lower-case letters, digits and _ (≤ 32)", code=spec.code)
+    if spec.debit_account_id == spec.credit_account_id:
+        raise InvalidRequest("debit and credit accounts must differ")
+    if spec.amount <= 0:
+        raise InvalidRequest("amount must be greater than zero")
+    if spec.timeout_s is not None and (not spec.pending or not 1 <= spec.timeout_s <= MAX_TIMEOUT_S):
+        raise InvalidRequest(f"timeout_s applies to pending transfers and must be 1..{MAX_TIMEOUT_S}")
+    if spec.idempotency_key is not None and not 1 <= len(spec.idempotency_key) <= MAX_KEY_CHARS:
+        raise InvalidRequest(f"idempotency key must be 1..{MAX_KEY_CHARS} characters")
+    if len(canonical_json(spec.metadata)) > MAX_METADATA_BYTES:
+        raise InvalidRequest(f"metadata is larger than {MAX_METADATA_BYTES} bytes")
+
+
+def apply_transfer(kind: str, dr: Counters, cr: Counters, amount: int,
+                   pending_amount: int = 0) -> tuple[Counters, Counters]:
+    """Counters of the debit and credit accounts after one transfer of `kind`.
+
+    For a resolution, `pending_amount` is the amount the pending transfer reserved and
+    `amount` is what gets posted (post) or released (void/expire: amount == pending_amount).
+    """
+    if kind == "posted":
+        return (replace(dr, debits_posted=dr.debits_posted + amount),
+                replace(cr, credits_posted=cr.credits_posted + amount))
+    if kind == "pending":
+        return (replace(dr, debits_pending=dr.debits_pending + amount),
+                replace(cr, credits_pending=cr.credits_pending + amount))
+    posted = amount if kind == "post_pending" else 0
+    return (replace(dr, debits_pending=dr.debits_pending - pending_amount,
+                    debits_posted=dr.debits_posted + posted),
+            replace(cr, credits_pending=cr.credits_pending - pending_amount,
+                    credits_posted=cr.credits_posted + posted))
+
+
+def posting_error(account: Account, after: Counters) -> LedgerError | None:
+    """Why `account` may not take on counters `after`, or None when it may."""
+    if any(c > MAX_COUNTER_MINOR for c in after.as_tuple()):
+        return LimitExceeded("a balance would exceed the 64-bit limit", account_id=account.id)
+    if account.no_overdraft and after.debits_posted + after.debits_pending > after.credits_posted:
+        return InsufficientFunds(
+            "insufficient funds", account_id=account.id,
+            available=str(account.counters.available),
+            requested=str(after.debits_posted + after.debits_pending
+                          - account.counters.debits_posted - account.counters.debits_pending))
+    return None
+
+
+def canonical_json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+@dataclass(frozen=True)
+class ChainFields:
+    """The content a transfer's hash covers, in a fixed order."""
+
+    id: int
+    brand_id: int
+    asset_id: int
+    debit_account_id: int
+    credit_account_id: int
+    amount: int
+    kind: str
+    code: str
+    pending_id: int | None
+    timeout_at_ms: int | None
+    idempotency_key: str | None
+    metadata: str
+    created_at_ms: int
+
+
+def chain_hash(prev_hash: str, f: ChainFields) -> str:
+    """SHA-256 over the previous hash and this transfer's content."""
+    text = "|".join(str(v) for v in (
+        prev_hash, f.id, f.brand_id, f.asset_id, f.debit_account_id, f.credit_account_id,
+        f.amount, f.kind, f.code, f.pending_id, f.timeout_at_ms, f.idempotency_key,
+        f.metadata, f.created_at_ms))
+    return hashlib.sha256(text.encode()).hexdigest()

@@ -1,0 +1,34 @@
+"""The running parts of one service instance: database, writer, readers, services.
+
+`Runtime.open` migrates the database, then starts the writer and the readers; `close`
+drains the writer (every accepted command commits) and closes every connection.
+"""
+from __future__ import annotations
+
+from .clock import SystemClock
+from .config import Config
+from .services.ledger import LedgerService
+from .store.migrations import migrate
+from .store.readers import Readers
+from .store.sqlite import DbSettings, connect
+from .store.writer import Writer
+
+
+class Runtime:
+    def __init__(self, config: Config, clock=None) -> None:
+        self.config = config
+        self.clock = clock or SystemClock()
+        self.db = DbSettings.from_config(config)
+        conn = connect(self.db)
+        try:
+            self.applied_migrations = migrate(conn)
+        finally:
+            conn.close()
+        self.writer = Writer(self.db, queue_max=config.writer_queue_max,
+                             batch_max=config.writer_batch_max).start()
+        self.readers = Readers(self.db, config.reader_pool_size)
+        self.ledger = LedgerService(self.writer, self.readers, self.clock)
+
+    def close(self) -> None:
+        self.writer.close()
+        self.readers.close()

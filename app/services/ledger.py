@@ -1,0 +1,218 @@
+"""Ledger use cases shared by the web layer, the CLI and the background jobs.
+
+Each use case builds one writer command (all its reads and writes in one transaction) and
+awaits it. Amounts are integer minor units here; decimal text is parsed at the edge with
+the asset's scale (`asset()` serves the immutable asset rows from a cache).
+"""
+from __future__ import annotations
+
+import re
+import sqlite3
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..clock import SystemClock
+from ..ledger.assets import Asset, validate_asset
+from ..ledger.errors import BatchFailed, InsufficientFunds, InvalidRequest, NotFound
+from ..ledger.transfers import TransferSpec
+from ..store import balances as balance_store
+from ..store import brands as brand_store
+from ..store.accounts import ensure_account, find_account
+from ..store.customers import customer_id_of, ensure_customer
+from ..store.expiry import SweepResult, expire_due_holds, expire_due_lots
+from ..store.readers import Readers
+from ..store.transfers import (BatchItem, TransferRecord, create_batch, create_transfer, get_transfer,
+                               resolve_pending)
+from ..store.writer import Writer
+
+_BRAND_CODE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+_CUSTOMER_ID = re.compile(r"^[A-Za-z0-9@._+:-]{1,128}$")
+
+
+def check_customer_id(customer_id: object) -> str:
+    """Customer ids are the brand's own strings (an email, a user id): 1-128 safe characters."""
+    if not isinstance(customer_id, str) or not _CUSTOMER_ID.match(customer_id):
+        raise InvalidRequest("customer id must be 1-128 characters of A-Z a-z 0-9 @ . _ + : -",
+                             field="customer_id")
+    return customer_id
+
+
+@dataclass(frozen=True)
+class Movement:
+    """What a customer-facing call asks to move, in minor units."""
+
+    asset_code: str
+    amount_minor: int
+    code: str
+    metadata: dict[str, Any] = field(default_factory=dict)
+    pending: bool = False
+    timeout_s: int | None = None
+    idempotency_key: str | None = None
+
+
+class LedgerService:
+    def __init__(self, writer: Writer, readers: Readers, clock=None) -> None:
+        self.writer = writer
+        self.readers = readers
+        self.clock = clock or SystemClock()
+        self._assets: dict[tuple[int, str], Asset] = {}
+
+    # -- brands and assets --------------------------------------------------------------
+    async def create_brand(self, code: str, name: str) -> int:
+        if not isinstance(code, str) or not _BRAND_CODE.match(code):
+            raise InvalidRequest("brand code must be 1-64 of a-z 0-9 _ - (starting with a letter or digit)",
+                                 field="code")
+        if not isinstance(name, str) or not 1 <= len(name) <= 200:
+            raise InvalidRequest("brand name must be 1-200 characters", field="name")
+        now = self.clock.now_ms()
+        return await self.writer.submit(lambda c: brand_store.create_brand(c, code, name, now))
+
+    async def create_asset(self, brand_id: int, code: str, scale: int, kind: str,
+                           expiry_days: int | None = None) -> Asset:
+        validate_asset(code, scale, kind, expiry_days)
+        now = self.clock.now_ms()
+        return await self.writer.submit(
+            lambda c: brand_store.create_asset(c, brand_id, code, scale, kind, expiry_days, now))
+
+    async def asset(self, brand_id: int, code: str) -> Asset:
+        """An asset by code; assets never change after creation, so they are cached."""
+        key = (brand_id, code)
+        found = self._assets.get(key)
+        if found is None:
+            if not isinstance(code, str) or len(code) > 16:
+                raise NotFound("no such asset", asset=str(code)[:16])
+            found = await self.readers.read(lambda c: brand_store.asset_by_code(c, brand_id, code))
+            self._assets[key] = found
+        return found
+
+    # -- moving value -------------------------------------------------------------------
+    async def credit(self, brand_id: int, customer: str, m: Movement) -> TransferRecord:
+        """Issue value to a customer (created on first use): issuance → customer."""
+        check_customer_id(customer)
+        asset = await self.asset(brand_id, m.asset_code)
+        now = self.clock.now_ms()
+
+        def command(conn: sqlite3.Connection) -> TransferRecord:
+            customer_row = ensure_customer(conn, brand_id, customer, now)
+            to = ensure_account(conn, asset, "customer", customer, now, customer_row)
+            issuance = ensure_account(conn, asset, "system", "issuance", now)
+            return create_transfer(conn, self._spec(asset, issuance.id, to.id, m), now)
+        return await self.writer.submit(command)
+
+    async def debit(self, brand_id: int, customer: str, m: Movement) -> TransferRecord:
+        """Take value from a customer: customer → revenue. Never below zero available."""
+        check_customer_id(customer)
+        asset = await self.asset(brand_id, m.asset_code)
+        now = self.clock.now_ms()
+
+        def command(conn: sqlite3.Connection) -> TransferRecord:
+            customer_id_of(conn, brand_id, customer)
+            source = self._holder(conn, asset, customer, m.amount_minor)
+            revenue = ensure_account(conn, asset, "system", "revenue", now)
+            return create_transfer(conn, self._spec(asset, source, revenue.id, m), now)
+        return await self.writer.submit(command)
+
+    async def transfer(self, brand_id: int, from_customer: str, to_customer: str,
+                       m: Movement) -> TransferRecord:
+        """Move value between two existing customers of the brand."""
+        asset = await self.asset(brand_id, m.asset_code)
+        now = self.clock.now_ms()
+        return await self.writer.submit(
+            lambda conn: create_transfer(conn, self._customer_spec(conn, brand_id, asset, from_customer,
+                                                                   to_customer, m, now), now))
+
+    async def transfer_batch(self, brand_id: int, items: list[tuple[str, str, Movement]],
+                             atomic: bool) -> list[BatchItem]:
+        """Many customer-to-customer transfers in one transaction: all or none if `atomic`."""
+        assets = {code: await self.asset(brand_id, code) for code in {m.asset_code for _, _, m in items}}
+        now = self.clock.now_ms()
+
+        def command(conn: sqlite3.Connection) -> list[BatchItem]:
+            specs, early = [], {}
+            for index, (src, dst, m) in enumerate(items):
+                try:
+                    specs.append(self._customer_spec(conn, brand_id, assets[m.asset_code], src, dst, m, now))
+                except (NotFound, InvalidRequest, InsufficientFunds) as exc:
+                    early[index] = exc
+                    specs.append(None)
+            return _merge_batch(conn, specs, early, atomic, now)
+        return await self.writer.submit(command)
+
+    async def post(self, brand_id: int, transfer_id: int, amount_minor: int | None = None,
+                   key: str | None = None) -> TransferRecord:
+        now = self.clock.now_ms()
+        return await self.writer.submit(
+            lambda c: resolve_pending(c, brand_id, transfer_id, "post", now, amount_minor, key))
+
+    async def void(self, brand_id: int, transfer_id: int, key: str | None = None) -> TransferRecord:
+        now = self.clock.now_ms()
+        return await self.writer.submit(lambda c: resolve_pending(c, brand_id, transfer_id, "void", now, None, key))
+
+    async def get_transfer(self, brand_id: int, transfer_id: int) -> TransferRecord:
+        return await self.readers.read(lambda c: get_transfer(c, brand_id, transfer_id))
+
+    # -- time ---------------------------------------------------------------------------
+    async def sweep(self, limit: int) -> tuple[SweepResult, SweepResult]:
+        """Expire due holds, then due lots; at most `limit` of each."""
+        now = self.clock.now_ms()
+        return await self.writer.submit(
+            lambda c: (expire_due_holds(c, now, limit), expire_due_lots(c, now, limit)))
+
+    # -- reads ----------------------------------------------------------------------------
+    async def balances(self, brand_id: int, customer: str, as_of_ms: int | None = None) -> list[dict]:
+        """Per asset: (code, scale, Counters) of the customer, now or as of a moment."""
+        check_customer_id(customer)
+
+        def query(conn: sqlite3.Connection) -> list[dict]:
+            customer_id_of(conn, brand_id, customer)
+            out = []
+            for code, scale, account_id in balance_store.customer_accounts(conn, brand_id, customer):
+                counters = (balance_store.current_counters(conn, account_id) if as_of_ms is None
+                            else balance_store.counters_as_of(conn, account_id, as_of_ms))
+                out.append({"asset": code, "scale": scale, "counters": counters})
+            return out
+        return await self.readers.read(query)
+
+    # -- helpers ----------------------------------------------------------------------------
+    @staticmethod
+    def _spec(asset: Asset, debit_id: int, credit_id: int, m: Movement) -> TransferSpec:
+        return TransferSpec(brand_id=asset.brand_id, asset_id=asset.id, debit_account_id=debit_id,
+                            credit_account_id=credit_id, amount=m.amount_minor, code=m.code,
+                            pending=m.pending, timeout_s=m.timeout_s, metadata=m.metadata,
+                            idempotency_key=m.idempotency_key)
+
+    @staticmethod
+    def _holder(conn: sqlite3.Connection, asset: Asset, customer: str, amount_minor: int) -> int:
+        """The customer's account id; no account yet means nothing to spend."""
+        found = find_account(conn, asset, "customer", customer)
+        if found is None:
+            raise InsufficientFunds("insufficient funds", available="0", requested=str(amount_minor))
+        return found.id
+
+    def _customer_spec(self, conn: sqlite3.Connection, brand_id: int, asset: Asset, src: str, dst: str,
+                       m: Movement, now_ms: int) -> TransferSpec:
+        check_customer_id(src)
+        check_customer_id(dst)
+        if src == dst:
+            raise InvalidRequest("from_customer and to_customer must differ")
+        customer_id_of(conn, brand_id, src)
+        to = ensure_account(conn, asset, "customer", dst, now_ms, customer_id_of(conn, brand_id, dst))
+        return self._spec(asset, self._holder(conn, asset, src, m.amount_minor), to.id, m)
+
+
+def _merge_batch(conn: sqlite3.Connection, specs: list, early: dict, atomic: bool,
+                 now_ms: int) -> list[BatchItem]:
+    """Run the batch over the items that resolved to specs, keeping per-item order and errors."""
+    if atomic and early:
+        raise BatchFailed("the batch was refused: no transfer was applied", items=[
+            {"index": i, "code": e.code, "message": e.message, "details": e.details}
+            for i, e in sorted(early.items())])
+    ran = iter(create_batch(conn, [s for s in specs if s is not None], atomic, now_ms))
+    out = []
+    for index, spec in enumerate(specs):
+        if spec is None:
+            out.append(BatchItem(index, error=early[index]))
+        else:
+            item = next(ran)
+            out.append(BatchItem(index, item.record, item.error))
+    return out

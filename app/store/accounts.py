@@ -1,0 +1,52 @@
+"""Accounts: lookup, creation on first use, and counter updates."""
+from __future__ import annotations
+
+import sqlite3
+
+from ..ledger.accounts import Account, Counters, overdraft_forbidden_for
+from ..ledger.assets import Asset
+from ..ledger.errors import NotFound
+
+_SELECT = ("SELECT a.id, a.brand_id, a.asset_id, a.kind, a.owner, a.no_overdraft, a.tracks_lots,"
+           " s.expiry_days, a.debits_posted, a.credits_posted, a.debits_pending, a.credits_pending"
+           " FROM accounts a JOIN assets s ON s.id = a.asset_id")
+
+
+def _account(row: sqlite3.Row | tuple) -> Account:
+    return Account(row[0], row[1], row[2], row[3], row[4], bool(row[5]), bool(row[6]), row[7],
+                   Counters(row[8], row[9], row[10], row[11]))
+
+
+def load_account(conn: sqlite3.Connection, account_id: int) -> Account:
+    row = conn.execute(_SELECT + " WHERE a.id = ?", (account_id,)).fetchone()
+    if row is None:
+        raise NotFound("no such account", account_id=account_id)
+    return _account(row)
+
+
+def find_account(conn: sqlite3.Connection, asset: Asset, kind: str, owner: str) -> Account | None:
+    row = conn.execute(_SELECT + " WHERE a.brand_id = ? AND a.asset_id = ? AND a.kind = ? AND a.owner = ?",
+                       (asset.brand_id, asset.id, kind, owner)).fetchone()
+    return _account(row) if row else None
+
+
+def ensure_account(conn: sqlite3.Connection, asset: Asset, kind: str, owner: str, now_ms: int,
+                   customer_id: int | None = None) -> Account:
+    """The account of `owner` for `asset`, created (empty) on first use."""
+    found = find_account(conn, asset, kind, owner)
+    if found:
+        return found
+    no_overdraft = overdraft_forbidden_for(kind)
+    tracks_lots = no_overdraft and asset.expiry_days is not None
+    account_id = conn.execute(
+        "INSERT INTO accounts (brand_id, asset_id, kind, owner, customer_id, no_overdraft, tracks_lots,"
+        " created_at_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        (asset.brand_id, asset.id, kind, owner, customer_id, int(no_overdraft), int(tracks_lots),
+         now_ms)).lastrowid
+    return Account(account_id, asset.brand_id, asset.id, kind, owner, no_overdraft, tracks_lots,
+                   asset.expiry_days, Counters())
+
+
+def save_counters(conn: sqlite3.Connection, account_id: int, c: Counters) -> None:
+    conn.execute("UPDATE accounts SET debits_posted = ?, credits_posted = ?, debits_pending = ?,"
+                 " credits_pending = ? WHERE id = ?", (*c.as_tuple(), account_id))

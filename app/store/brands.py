@@ -1,0 +1,52 @@
+"""Brands and their assets."""
+from __future__ import annotations
+
+import sqlite3
+
+from ..ledger.assets import DEFAULT_ASSETS, Asset
+from ..ledger.errors import Conflict, NotFound
+
+
+def create_brand(conn: sqlite3.Connection, code: str, name: str, now_ms: int) -> int:
+    """A brand with the default assets (POINTS, CREDITS, USD)."""
+    try:
+        brand_id = conn.execute("INSERT INTO brands (code, name, created_at_ms) VALUES (?, ?, ?)",
+                                (code, name, now_ms)).lastrowid
+    except sqlite3.IntegrityError:
+        raise Conflict("a brand with this code exists", field="code", code=code) from None
+    for asset_code, scale, kind in DEFAULT_ASSETS:
+        create_asset(conn, brand_id, asset_code, scale, kind, None, now_ms)
+    return brand_id
+
+
+def brand_by_code(conn: sqlite3.Connection, code: str) -> sqlite3.Row:
+    row = conn.execute("SELECT * FROM brands WHERE code = ?", (code,)).fetchone()
+    if row is None:
+        raise NotFound("no such brand", brand=code)
+    return row
+
+
+def create_asset(conn: sqlite3.Connection, brand_id: int, code: str, scale: int, kind: str,
+                 expiry_days: int | None, now_ms: int) -> Asset:
+    try:
+        asset_id = conn.execute(
+            "INSERT INTO assets (brand_id, code, scale, kind, expiry_days, created_at_ms)"
+            " VALUES (?, ?, ?, ?, ?, ?)", (brand_id, code, scale, kind, expiry_days, now_ms)).lastrowid
+    except sqlite3.IntegrityError:
+        raise Conflict("an asset with this code exists", field="code", code=code) from None
+    return Asset(asset_id, brand_id, code, scale, kind, expiry_days)
+
+
+def _asset(row: sqlite3.Row) -> Asset:
+    return Asset(row["id"], row["brand_id"], row["code"], row["scale"], row["kind"], row["expiry_days"])
+
+
+def asset_by_code(conn: sqlite3.Connection, brand_id: int, code: str) -> Asset:
+    row = conn.execute("SELECT * FROM assets WHERE brand_id = ? AND code = ?", (brand_id, code)).fetchone()
+    if row is None:
+        raise NotFound("no such asset", asset=code)
+    return _asset(row)
+
+
+def asset_by_id(conn: sqlite3.Connection, asset_id: int) -> Asset:
+    return _asset(conn.execute("SELECT * FROM assets WHERE id = ?", (asset_id,)).fetchone())

@@ -1,0 +1,41 @@
+"""Opening SQLite connections with every PRAGMA set explicitly."""
+from __future__ import annotations
+
+import os
+import sqlite3
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class DbSettings:
+    path: str
+    synchronous: str = "FULL"
+    busy_timeout_ms: int = 5000
+    cache_mb: int = 64
+
+    @classmethod
+    def from_config(cls, config) -> "DbSettings":
+        return cls(config.database_path, config.sqlite_synchronous,
+                   config.sqlite_busy_timeout_ms, config.sqlite_cache_mb)
+
+
+def connect(db: DbSettings, *, readonly: bool = False, check_same_thread: bool = True) -> sqlite3.Connection:
+    """A connection in autocommit mode (transactions are explicit), WAL, foreign keys on."""
+    if readonly:
+        conn = sqlite3.connect(f"file:{os.path.abspath(db.path)}?mode=ro", uri=True,
+                               isolation_level=None, check_same_thread=check_same_thread)
+    else:
+        folder = os.path.dirname(os.path.abspath(db.path))
+        os.makedirs(folder, exist_ok=True)
+        conn = sqlite3.connect(db.path, isolation_level=None, check_same_thread=check_same_thread)
+    conn.row_factory = sqlite3.Row
+    conn.execute(f"PRAGMA busy_timeout = {int(db.busy_timeout_ms)}")
+    if not readonly:
+        mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        if mode.lower() != "wal":
+            raise RuntimeError(f"could not switch {db.path} to WAL (got {mode})")
+    conn.execute(f"PRAGMA synchronous = {db.synchronous}")
+    conn.execute("PRAGMA foreign_keys = ON")
+    conn.execute(f"PRAGMA cache_size = {-1024 * int(db.cache_mb)}")
+    conn.execute("PRAGMA temp_store = MEMORY")
+    return conn

@@ -1,0 +1,251 @@
+"""Transfers: create, resolve (post / void / expire) and batch, inside the writer's transaction.
+
+Each function takes the write connection and runs inside the caller's SAVEPOINT: it either
+writes the transfer row, both accounts' counters, the hold index and the lots, or raises
+and leaves nothing. The rules come from `app.ledger`; this module only reads and writes.
+"""
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass, replace
+from typing import Any
+
+from ..ledger.accounts import Account, Counters
+from ..ledger.errors import (AlreadyResolved, BatchFailed, IdempotencyConflict, InvalidRequest,
+                             LedgerError, NotFound)
+from ..ledger.lots import Lot, Take, lot_expiry_ms, plan_consumption
+from ..ledger.transfers import (GENESIS_HASH, RESOLUTIONS, ChainFields, TransferSpec, apply_transfer,
+                                canonical_json, chain_hash, posting_error, validate_spec)
+from .accounts import load_account, save_counters
+
+COLUMNS = ("id, brand_id, asset_id, debit_account_id, credit_account_id, amount, kind, code,"
+           " pending_id, timeout_at_ms, idempotency_key, metadata, created_at_ms,"
+           " dr_debits_posted, dr_credits_posted, dr_debits_pending, dr_credits_pending,"
+           " cr_debits_posted, cr_credits_posted, cr_debits_pending, cr_credits_pending")
+
+
+@dataclass(frozen=True)
+class TransferRecord:
+    id: int
+    brand_id: int
+    asset_id: int
+    debit_account_id: int
+    credit_account_id: int
+    amount: int
+    kind: str
+    code: str
+    pending_id: int | None
+    timeout_at_ms: int | None
+    idempotency_key: str | None
+    metadata: dict[str, Any]
+    created_at_ms: int
+    dr_after: Counters
+    cr_after: Counters
+    replayed: bool = False
+
+
+def record_from_row(row: sqlite3.Row | tuple) -> TransferRecord:
+    return TransferRecord(row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7], row[8],
+                          row[9], row[10], json.loads(row[11]), row[12],
+                          Counters(row[13], row[14], row[15], row[16]),
+                          Counters(row[17], row[18], row[19], row[20]))
+
+
+def get_transfer(conn: sqlite3.Connection, brand_id: int, transfer_id: int) -> TransferRecord:
+    row = conn.execute(f"SELECT {COLUMNS} FROM transfers WHERE id = ? AND brand_id = ?",
+                       (transfer_id, brand_id)).fetchone()
+    if row is None:
+        raise NotFound("no such transfer", transfer_id=str(transfer_id))
+    return record_from_row(row)
+
+
+def _by_key(conn: sqlite3.Connection, brand_id: int, key: str | None) -> TransferRecord | None:
+    if key is None:
+        return None
+    row = conn.execute(f"SELECT {COLUMNS} FROM transfers WHERE brand_id = ? AND idempotency_key = ?",
+                       (brand_id, key)).fetchone()
+    return replace(record_from_row(row), replayed=True) if row else None
+
+
+def _check_replay(found: TransferRecord, wanted: dict[str, Any]) -> TransferRecord:
+    """The original transfer when `wanted` matches it; else a conflict naming the field."""
+    for name, value in wanted.items():
+        if getattr(found, name) != value:
+            raise IdempotencyConflict("idempotency key was used for a different transfer",
+                                      field=name, transfer_id=str(found.id))
+    return found
+
+
+def _insert(conn: sqlite3.Connection, *, brand_id: int, asset_id: int, dr: Account, cr: Account,
+            amount: int, kind: str, code: str, pending_id: int | None, timeout_at_ms: int | None,
+            key: str | None, metadata: dict, now_ms: int, dr_after: Counters,
+            cr_after: Counters) -> TransferRecord:
+    last = conn.execute("SELECT id, hash FROM transfers ORDER BY id DESC LIMIT 1").fetchone()
+    new_id, prev_hash = (last[0] + 1, last[1]) if last else (1, GENESIS_HASH)
+    meta = canonical_json(metadata)
+    fields = ChainFields(new_id, brand_id, asset_id, dr.id, cr.id, amount, kind, code, pending_id,
+                         timeout_at_ms, key, meta, now_ms)
+    conn.execute(
+        "INSERT INTO transfers (id, brand_id, asset_id, debit_account_id, credit_account_id, amount,"
+        " kind, code, pending_id, timeout_at_ms, idempotency_key, metadata,"
+        " dr_debits_posted, dr_credits_posted, dr_debits_pending, dr_credits_pending,"
+        " cr_debits_posted, cr_credits_posted, cr_debits_pending, cr_credits_pending,"
+        " created_at_ms, prev_hash, hash) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        (new_id, brand_id, asset_id, dr.id, cr.id, amount, kind, code, pending_id, timeout_at_ms,
+         key, meta, *dr_after.as_tuple(), *cr_after.as_tuple(), now_ms, prev_hash,
+         chain_hash(prev_hash, fields)))
+    save_counters(conn, dr.id, dr_after)
+    save_counters(conn, cr.id, cr_after)
+    return TransferRecord(new_id, brand_id, asset_id, dr.id, cr.id, amount, kind, code, pending_id,
+                          timeout_at_ms, key, metadata, now_ms, dr_after, cr_after)
+
+
+def _apply_checked(kind: str, dr: Account, cr: Account, amount: int,
+                   pending_amount: int = 0) -> tuple[Counters, Counters]:
+    dr_after, cr_after = apply_transfer(kind, dr.counters, cr.counters, amount, pending_amount)
+    error = posting_error(dr, dr_after) or posting_error(cr, cr_after)
+    if error:
+        raise error
+    return dr_after, cr_after
+
+
+def create_transfer(conn: sqlite3.Connection, spec: TransferSpec, now_ms: int) -> TransferRecord:
+    """Write one posted or pending transfer, or raise and write nothing."""
+    validate_spec(spec)
+    kind = "pending" if spec.pending else "posted"
+    found = _by_key(conn, spec.brand_id, spec.idempotency_key)
+    if found:
+        return _check_replay(found, {
+            "kind": kind, "asset_id": spec.asset_id, "debit_account_id": spec.debit_account_id,
+            "credit_account_id": spec.credit_account_id, "amount": spec.amount, "code": spec.code,
+            "metadata": spec.metadata})
+    dr, cr = load_account(conn, spec.debit_account_id), load_account(conn, spec.credit_account_id)
+    for account in (dr, cr):
+        if account.brand_id != spec.brand_id or account.asset_id != spec.asset_id:
+            raise InvalidRequest("both accounts must belong to the transfer's brand and asset",
+                                 account_id=account.id)
+    dr_after, cr_after = _apply_checked(kind, dr, cr, spec.amount)
+    timeout_at_ms = now_ms + spec.timeout_s * 1000 if spec.timeout_s else None
+    record = _insert(conn, brand_id=spec.brand_id, asset_id=spec.asset_id, dr=dr, cr=cr,
+                     amount=spec.amount, kind=kind, code=spec.code, pending_id=None,
+                     timeout_at_ms=timeout_at_ms, key=spec.idempotency_key, metadata=spec.metadata,
+                     now_ms=now_ms, dr_after=dr_after, cr_after=cr_after)
+    if kind == "pending":
+        conn.execute("INSERT INTO open_holds (transfer_id, brand_id, timeout_at_ms) VALUES (?, ?, ?)",
+                     (record.id, spec.brand_id, timeout_at_ms))
+    else:
+        _move_lots(conn, dr, cr, spec.amount, record.id, now_ms, spec.from_lot_id, spec.expires_at_ms)
+    return record
+
+
+def resolution_of(conn: sqlite3.Connection, pending_id: int) -> TransferRecord | None:
+    row = conn.execute(f"SELECT {COLUMNS} FROM transfers WHERE pending_id = ?", (pending_id,)).fetchone()
+    return record_from_row(row) if row else None
+
+
+def resolve_pending(conn: sqlite3.Connection, brand_id: int, pending_id: int, action: str, now_ms: int,
+                    amount: int | None = None, key: str | None = None) -> TransferRecord:
+    """Post (all or `amount` of it), void or expire a pending transfer, exactly once."""
+    kind = RESOLUTIONS[action]
+    pending = get_transfer(conn, brand_id, pending_id)
+    if pending.kind != "pending":
+        raise InvalidRequest("only a pending transfer can be posted or voided", transfer_id=str(pending_id))
+    posted = pending.amount if amount is None or kind != "post_pending" else amount
+    found = _by_key(conn, brand_id, key)
+    if found:
+        return _check_replay(found, {"pending_id": pending_id, "kind": kind, "amount": posted})
+    done = resolution_of(conn, pending_id)
+    if done:
+        raise AlreadyResolved(f"transfer was already {done.kind.split('_')[0]}ed",
+                              transfer_id=str(pending_id), resolution_id=str(done.id),
+                              status=status_of_resolution(done.kind))
+    if not 1 <= posted <= pending.amount:
+        raise InvalidRequest("amount to post must be between 1 minor unit and the pending amount",
+                             field="amount", pending_amount=str(pending.amount))
+    if kind != "expire_pending" and pending.timeout_at_ms is not None and now_ms >= pending.timeout_at_ms:
+        raise AlreadyResolved("the pending transfer has timed out", transfer_id=str(pending_id),
+                              status="expired")
+    dr = load_account(conn, pending.debit_account_id)
+    cr = load_account(conn, pending.credit_account_id)
+    dr_after, cr_after = _apply_checked(kind, dr, cr, posted, pending.amount)
+    record = _insert(conn, brand_id=brand_id, asset_id=pending.asset_id, dr=dr, cr=cr, amount=posted,
+                     kind=kind, code=pending.code, pending_id=pending_id, timeout_at_ms=None, key=key,
+                     metadata=pending.metadata, now_ms=now_ms, dr_after=dr_after, cr_after=cr_after)
+    conn.execute("DELETE FROM open_holds WHERE transfer_id = ?", (pending_id,))
+    if kind == "post_pending":
+        _move_lots(conn, dr, cr, posted, record.id, now_ms, None, None)
+    return record
+
+
+def status_of_resolution(kind: str) -> str:
+    return {"post_pending": "posted", "void_pending": "voided", "expire_pending": "expired"}[kind]
+
+
+@dataclass(frozen=True)
+class BatchItem:
+    index: int
+    record: TransferRecord | None = None
+    error: LedgerError | None = None
+
+
+def create_batch(conn: sqlite3.Connection, specs: list[TransferSpec], atomic: bool,
+                 now_ms: int) -> list[BatchItem]:
+    """All-or-nothing (`atomic`) or item-by-item; each item's result or error, in order."""
+    items: list[BatchItem] = []
+    for index, spec in enumerate(specs):
+        conn.execute("SAVEPOINT batch_item")
+        try:
+            items.append(BatchItem(index, record=create_transfer(conn, spec, now_ms)))
+            conn.execute("RELEASE batch_item")
+        except LedgerError as exc:
+            conn.execute("ROLLBACK TO batch_item")
+            conn.execute("RELEASE batch_item")
+            items.append(BatchItem(index, error=exc))
+    failed = [i for i in items if i.error is not None]
+    if atomic and failed:
+        raise BatchFailed("the batch was refused: no transfer was applied", items=[
+            {"index": i.index, "code": i.error.code, "message": i.error.message,
+             "details": i.error.details} for i in failed])
+    return items
+
+
+# -- lots ------------------------------------------------------------------------------
+def _live_lots(conn: sqlite3.Connection, account_id: int, amount: int, first_lot_id: int | None) -> list[Lot]:
+    """Just enough live lots, soonest to expire first, to cover `amount`."""
+    lots: list[Lot] = []
+    if first_lot_id is not None:
+        row = conn.execute("SELECT id, remaining, expires_at_ms FROM lots WHERE id = ? AND account_id = ?",
+                           (first_lot_id, account_id)).fetchone()
+        if row:
+            lots.append(Lot(*row))
+    covered = sum(lot.remaining for lot in lots)
+    cursor = conn.execute("SELECT id, remaining, expires_at_ms FROM lots WHERE account_id = ? AND"
+                          " remaining > 0 ORDER BY expires_at_ms, id", (account_id,))
+    for row in cursor:
+        if covered >= amount:
+            break
+        if row[0] != first_lot_id:
+            lots.append(Lot(*row))
+            covered += row[1]
+    cursor.close()
+    return lots
+
+
+def _move_lots(conn: sqlite3.Connection, dr: Account, cr: Account, amount: int, transfer_id: int,
+               now_ms: int, first_lot_id: int | None, expires_at_ms: int | None) -> None:
+    takes: list[Take] = []
+    if dr.tracks_lots:
+        takes = plan_consumption(_live_lots(conn, dr.id, amount, first_lot_id), amount, first_lot_id)
+        conn.executemany("UPDATE lots SET remaining = remaining - ? WHERE id = ?",
+                         [(t.amount, t.lot_id) for t in takes])
+    if not cr.tracks_lots:
+        return
+    if takes:  # value moving between holders keeps its expiry: no refresh by transfer
+        new_lots = [(t.amount, t.expires_at_ms) for t in takes]
+    else:
+        expiry = expires_at_ms or lot_expiry_ms(now_ms, cr.expiry_days or 0)
+        new_lots = [(amount, expiry)]
+    conn.executemany("INSERT INTO lots (account_id, transfer_id, amount, remaining, expires_at_ms)"
+                     " VALUES (?, ?, ?, ?, ?)",
+                     [(cr.id, transfer_id, amt, amt, exp) for amt, exp in new_lots])

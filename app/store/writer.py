@@ -1,0 +1,192 @@
+"""The single writer: one thread owns the only write connection and group-commits.
+
+Callers submit a *command*, a plain function of the connection, and await its result.
+The thread takes every command waiting (up to `batch_max`), runs them in one
+`BEGIN IMMEDIATE … COMMIT`, each inside its own SAVEPOINT so that a failing command rolls
+back alone and raises its own error to its own caller, and resolves the futures only after
+COMMIT: a result means durable. One thread hop per batch, not per statement.
+The queue is bounded: when it is full, `submit` raises `Unavailable` at once.
+"""
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import logging
+import queue
+import sqlite3
+import threading
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any, Callable, TypeVar
+
+from ..ledger.errors import Unavailable
+from .sqlite import DbSettings, connect
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+Command = Callable[[sqlite3.Connection], T]
+_STOP = object()
+
+
+@dataclass
+class WriterStats:
+    """Counters for /metrics and /health; read without a lock (ints are atomic enough)."""
+
+    batches: int = 0
+    commands: int = 0
+    failed_commands: int = 0
+    last_batch_size: int = 0
+    batch_sizes: list[int] = field(default_factory=list)
+    commit_ms: list[float] = field(default_factory=list)
+
+    def record(self, size: int, commit_ms: float) -> None:
+        self.batches += 1
+        self.commands += size
+        self.last_batch_size = size
+        # Bounded buffers drained by the metrics collector.
+        if len(self.batch_sizes) < 10_000:
+            self.batch_sizes.append(size)
+            self.commit_ms.append(commit_ms)
+
+
+class Writer:
+    def __init__(self, db: DbSettings, *, queue_max: int = 20_000, batch_max: int = 512) -> None:
+        self._db = db
+        self._queue: queue.Queue = queue.Queue(maxsize=queue_max)
+        self._batch_max = batch_max
+        self._thread: threading.Thread | None = None
+        self._closed = False
+        self.stats = WriterStats()
+
+    # -- lifecycle --------------------------------------------------------------------
+    def start(self) -> "Writer":
+        ready: concurrent.futures.Future = concurrent.futures.Future()
+        self._thread = threading.Thread(target=self._run, args=(ready,), name="sqlite-writer", daemon=True)
+        self._thread.start()
+        ready.result()  # re-raises a failure to open the database
+        return self
+
+    def close(self) -> None:
+        """Finish every queued command, then stop the thread and close the connection."""
+        if self._closed:
+            return
+        self._closed = True
+        self._queue.put(_STOP)
+        if self._thread:
+            self._thread.join()
+
+    @property
+    def queue_depth(self) -> int:
+        return self._queue.qsize()
+
+    # -- submitting ---------------------------------------------------------------------
+    def _put(self, item: tuple) -> None:
+        if self._closed:
+            raise Unavailable("the writer is shut down")
+        try:
+            self._queue.put_nowait(item)
+        except queue.Full:
+            raise Unavailable("too many writes waiting; retry shortly",
+                              queue_max=self._queue.maxsize) from None
+
+    async def submit(self, command: Command[T]) -> T:
+        """Run `command` in the next batch; its result once the batch has committed."""
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
+        self._put((command, future, loop))
+        return await future
+
+    def submit_sync(self, command: Command[T], timeout_s: float = 60.0) -> T:
+        """Blocking `submit` for threads without an event loop (CLI, tests)."""
+        future: concurrent.futures.Future = concurrent.futures.Future()
+        self._put((command, future, None))
+        return future.result(timeout=timeout_s)
+
+    # -- the thread ---------------------------------------------------------------------
+    def _run(self, ready: concurrent.futures.Future) -> None:
+        try:
+            conn = connect(self._db, check_same_thread=True)
+        except Exception as exc:  # noqa: BLE001 - reported to start()
+            ready.set_exception(exc)
+            return
+        ready.set_result(None)
+        try:
+            while True:
+                batch, stop = self._take_batch()
+                if batch:
+                    self._run_batch(conn, batch)
+                if stop:
+                    break
+        finally:
+            conn.close()
+
+    def _take_batch(self) -> tuple[list[tuple], bool]:
+        first = self._queue.get()
+        if first is _STOP:
+            return [], True
+        batch = [first]
+        while len(batch) < self._batch_max:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if item is _STOP:
+                return batch, True
+            batch.append(item)
+        return batch, False
+
+    def _run_batch(self, conn: sqlite3.Connection, batch: list[tuple]) -> None:
+        outcomes: list[tuple[Any, BaseException | None]] = []
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            for command, _future, _loop in batch:
+                outcomes.append(self._run_one(conn, command))
+            started = time.perf_counter()
+            conn.execute("COMMIT")
+            self.stats.record(len(batch), (time.perf_counter() - started) * 1000)
+        except sqlite3.Error as exc:
+            log.error("writer batch of %d failed: %s", len(batch), exc)
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            failure = Unavailable("the database could not commit; nothing was written")
+            outcomes = [(None, failure)] * len(batch)
+        self.stats.failed_commands += sum(1 for _, exc in outcomes if exc is not None)
+        self._resolve(batch, outcomes)
+
+    @staticmethod
+    def _run_one(conn: sqlite3.Connection, command: Command) -> tuple[Any, BaseException | None]:
+        conn.execute("SAVEPOINT command")
+        try:
+            result = command(conn)
+        except Exception as exc:  # noqa: BLE001 - each command's error goes to its caller
+            conn.execute("ROLLBACK TO command")
+            conn.execute("RELEASE command")
+            return None, exc
+        conn.execute("RELEASE command")
+        return result, None
+
+    @staticmethod
+    def _resolve(batch: list[tuple], outcomes: list[tuple[Any, BaseException | None]]) -> None:
+        by_loop: dict[asyncio.AbstractEventLoop, list] = defaultdict(list)
+        for (_command, future, loop), outcome in zip(batch, outcomes):
+            if loop is None:
+                result, exc = outcome
+                future.set_exception(exc) if exc else future.set_result(result)
+            else:
+                by_loop[loop].append((future, outcome))
+        for loop, items in by_loop.items():
+            try:
+                loop.call_soon_threadsafe(_settle, items)
+            except RuntimeError:  # the loop closed while its commands ran
+                log.warning("event loop closed before %d results were delivered", len(items))
+
+
+def _settle(items: list) -> None:
+    for future, (result, exc) in items:
+        if future.done():  # the caller was cancelled; the command has committed anyway
+            continue
+        if exc is not None:
+            future.set_exception(exc)
+        else:
+            future.set_result(result)

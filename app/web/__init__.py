@@ -1,0 +1,1 @@
+"""HTTP: the route table, the base handler (auth, errors, JSON), API handlers, ops."""
