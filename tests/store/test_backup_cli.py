@@ -1,0 +1,90 @@
+"""CLI: migrate, create-brand, create-key, verify, backup while another process writes, restore."""
+import os
+import sqlite3
+import subprocess
+import sys
+import threading
+
+from app.store.sqlite import DbSettings, connect
+from app.store.verify import verify
+from tests.conftest import ROOT
+
+
+def cli(tmp_path, *args, db="app.db"):
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_PATH", "PORT")}
+    env["DATABASE_PATH"] = str(tmp_path / db)
+    return subprocess.run([sys.executable, "-m", "app", *args], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_cli_lifecycle(tmp_path):
+    assert "0001_ledger.sql" in cli(tmp_path, "migrate").stdout
+    assert "up to date" in cli(tmp_path, "migrate").stdout
+    assert cli(tmp_path, "create-brand", "acme").returncode == 0
+    dup = cli(tmp_path, "create-brand", "acme")
+    assert dup.returncode == 1 and "conflict" in dup.stderr
+    key = cli(tmp_path, "create-key", "--brand", "acme", "--role", "brand")
+    assert key.returncode == 0 and "rl_" in key.stdout
+    stored = connect(DbSettings(str(tmp_path / "app.db"))).execute("SELECT key_hash, prefix FROM api_keys").fetchone()
+    assert key.stdout.strip().splitlines()[-1] not in stored[0]
+    ok = cli(tmp_path, "verify")
+    assert ok.returncode == 0 and "ok" in ok.stdout
+
+
+def test_verify_exits_nonzero_and_names_the_problem(tmp_path):
+    cli(tmp_path, "create-brand", "acme")
+    conn = connect(DbSettings(str(tmp_path / "app.db")))
+    conn.execute("INSERT INTO accounts (brand_id, asset_id, kind, owner, no_overdraft, tracks_lots,"
+                 " credits_posted, created_at_ms) VALUES (1, 1, 'system', 'x', 0, 0, 5, 0)")
+    conn.close()
+    bad = cli(tmp_path, "verify")
+    assert bad.returncode == 1 and "sum of transfers" in bad.stderr
+
+
+def test_bad_setting_stops_with_one_line(tmp_path):
+    env = dict(os.environ, PORT="not-a-port")
+    r = subprocess.run([sys.executable, "-m", "app", "migrate"], cwd=ROOT, env=env, capture_output=True,
+                       text=True, timeout=60)
+    assert r.returncode == 2 and r.stderr.strip().count("\n") == 0 and "PORT" in r.stderr
+
+
+def test_backup_while_another_process_writes_then_restore(tmp_path):
+    db = str(tmp_path / "live.db")
+    writer = subprocess.Popen([sys.executable, "-m", "tests.reliability.crash_child", db, "B"], cwd=ROOT,
+                              stdout=subprocess.PIPE, text=True)
+    assert writer.stdout.readline().strip() == "ready"
+    drain = threading.Thread(target=writer.stdout.read)
+    drain.start()
+    try:
+        backups = []
+        for n in range(3):
+            r = cli(tmp_path, "backup", str(tmp_path / f"b{n}.db"), db="live.db")
+            assert r.returncode == 0, r.stderr
+            backups.append(tmp_path / f"b{n}.db")
+    finally:
+        writer.kill()
+        writer.wait()
+        drain.join()
+    counts = [sqlite3.connect(b).execute("SELECT count(*) FROM transfers").fetchone()[0] for b in backups]
+    assert counts[-1] > 0 and counts == sorted(counts)
+    # Restore the first backup over a fresh database and verify the result.
+    r = cli(tmp_path, "restore", str(backups[0]), db="restored.db")
+    assert r.returncode == 0, r.stderr
+    conn = connect(DbSettings(str(tmp_path / "restored.db")), readonly=True)
+    assert conn.execute("SELECT count(*) FROM transfers").fetchone()[0] == counts[0]
+    assert verify(conn) == []
+
+
+def test_restore_refuses_a_file_that_does_not_verify(tmp_path):
+    cli(tmp_path, "create-brand", "acme", db="good.db")
+    bad = tmp_path / "bad.db"
+    src = sqlite3.connect(tmp_path / "good.db")
+    dst = sqlite3.connect(bad)
+    src.backup(dst)
+    dst.execute("INSERT INTO accounts (brand_id, asset_id, kind, owner, no_overdraft, tracks_lots,"
+                " credits_posted, created_at_ms) VALUES (1, 1, 'system', 'x', 0, 0, 5, 0)")
+    dst.commit()
+    dst.close()
+    r = cli(tmp_path, "restore", str(bad), db="target.db")
+    assert r.returncode == 1 and "does not verify" in r.stderr
+    assert not os.path.exists(tmp_path / "target.db")
