@@ -8,6 +8,7 @@ from __future__ import annotations
 from .clock import SystemClock
 from .config import Config
 from .services.ledger import LedgerService
+from .store.idempotency import purge_older_than
 from .store.migrations import migrate
 from .store.readers import Readers
 from .store.sqlite import DbSettings, connect
@@ -28,6 +29,12 @@ class Runtime:
                              batch_max=config.writer_batch_max).start()
         self.readers = Readers(self.db, config.reader_pool_size)
         self.ledger = LedgerService(self.writer, self.readers, self.clock)
+
+    async def purge_idempotency(self) -> int:
+        """Forget stored Idempotency-Key responses older than IDEMPOTENCY_TTL_S."""
+        cutoff = self.clock.now_ms() - self.config.idempotency_ttl_s * 1000
+        limit = self.config.scheduler_batch_max
+        return await self.writer.submit(lambda c: purge_older_than(c, cutoff, limit))
 
     def close(self) -> None:
         self.writer.close()

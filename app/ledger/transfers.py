@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from decimal import Decimal
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -98,8 +99,18 @@ def posting_error(account: Account, after: Counters) -> LedgerError | None:
     return None
 
 
+def _json_number(value: Any) -> Any:
+    # JSON numbers arrive as Decimal (never float, so amounts stay exact). In free-form
+    # metadata they are stored back as JSON numbers: integral ones exactly, others as doubles.
+    if isinstance(value, Decimal) and value.is_finite():
+        return int(value) if value == value.to_integral_value() else float(value)
+    raise TypeError(f"{type(value).__name__} is not JSON")
+
+
 def canonical_json(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    """One text per value: sorted keys, no spaces; what hashes and comparisons use."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                      default=_json_number)
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ import secrets
 import sqlite3
 from dataclasses import dataclass
 
-from ..ledger.errors import InvalidRequest
+from ..ledger.errors import InvalidRequest, NotFound
 from ..store import api_keys as key_store
 from ..store.brands import brand_by_code
 
@@ -59,3 +59,93 @@ def authenticate(conn: sqlite3.Connection, key: str) -> Principal | None:
     if row is None or not hmac.compare_digest(row["key_hash"], digest):
         return None
     return Principal(row["id"], row["role"], row["brand_id"], row["brand_code"])
+
+
+class Authenticator:
+    """Resolves presented keys to principals and brand codes to ids, with bounded caches.
+
+    Only successful lookups are cached (so random keys cannot fill memory); revoking a key
+    through this process drops it from the cache at once.
+    """
+
+    MAX_CACHED = 10_000
+
+    def __init__(self, readers) -> None:
+        self._readers = readers
+        self._principals: dict[str, Principal] = {}
+        self._brands: dict[str, int] = {}
+
+    async def principal(self, key: str | None) -> Principal | None:
+        if not key or len(key) > 200:
+            return None
+        digest = hash_key(key)
+        found = self._principals.get(digest)
+        if found is None:
+            found = await self._readers.read(lambda c: authenticate(c, key))
+            if found is not None:
+                if len(self._principals) >= self.MAX_CACHED:
+                    self._principals.clear()
+                self._principals[digest] = found
+        return found
+
+    def forget(self, key_id: int) -> None:
+        for digest, p in list(self._principals.items()):
+            if p.key_id == key_id:
+                del self._principals[digest]
+
+    async def brand_id(self, code: str) -> int:
+        found = self._brands.get(code)
+        if found is None:
+            if len(code) > 64:
+                raise NotFound("no such brand")
+            found = (await self._readers.read(lambda c: brand_by_code(c, code)))["id"]
+            if len(self._brands) < self.MAX_CACHED:
+                self._brands[code] = found
+        return found
+
+
+def ensure_admin_key_command(key: str, now_ms: int):
+    """A writer command that registers ADMIN_API_KEY's hash as an admin key (once)."""
+    def command(conn: sqlite3.Connection) -> int:
+        digest = hash_key(key)
+        row = key_store.key_by_hash(conn, digest)
+        if row is not None:
+            return row["id"]
+        return key_store.insert_key(conn, None, "admin", "ADMIN_API_KEY", key[:7], digest, now_ms)
+    return command
+
+
+def bootstrap_admin_key_command(now_ms: int):
+    """A writer command: when no admin key exists, create one; returns the key or None."""
+    key = new_key()
+
+    def command(conn: sqlite3.Connection) -> str | None:
+        if key_store.count_admin_keys(conn):
+            return None
+        key_store.insert_key(conn, None, "admin", "generated on first start", key[:7], hash_key(key), now_ms)
+        return key
+    return command
+
+
+class KeyService:
+    """API key use cases; a created key is returned once and never stored."""
+
+    def __init__(self, writer, readers, clock, auth: Authenticator) -> None:
+        self.writer, self.readers, self.clock, self.auth = writer, readers, clock, auth
+
+    async def create(self, brand_code: str | None, role: str, name: str, wrap=None):
+        """(key row, key) — or what `wrap` makes of it (an idempotent replay)."""
+        make = create_key_command(brand_code, role, name, self.clock.now_ms())
+
+        def command(conn: sqlite3.Connection):
+            key_id, key = make(conn)
+            return key_store.key_row(conn, key_id), key
+        return await self.writer.submit(wrap(command) if wrap else command)
+
+    async def list(self, after_id: int, limit: int):
+        return await self.readers.read(lambda c: key_store.list_keys(c, None, after_id, limit))
+
+    async def revoke(self, key_id: int) -> None:
+        now = self.clock.now_ms()
+        await self.writer.submit(lambda c: key_store.revoke_key(c, key_id, now))
+        self.auth.forget(key_id)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import sqlite3
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 from ..clock import SystemClock
 from ..ledger.assets import Asset, validate_asset
@@ -21,10 +21,12 @@ from ..store.accounts import ensure_account, find_account
 from ..store.customers import customer_id_of, ensure_customer
 from ..store.expiry import SweepResult, expire_due_holds, expire_due_lots
 from ..store.readers import Readers
-from ..store.transfers import (BatchItem, TransferRecord, create_batch, create_transfer, get_transfer,
-                               resolve_pending)
+from ..store.transfers import (BatchItem, TransferRecord, TransferView, create_batch, create_transfer,
+                               describe, get_transfer, resolve_pending)
 from ..store.writer import Writer
 
+# A caller's wrapper around a command, run in the same transaction (e.g. idempotency).
+Wrap = Callable[[Callable[[sqlite3.Connection], Any]], Callable[[sqlite3.Connection], Any]] | None
 _BRAND_CODE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 _CUSTOMER_ID = re.compile(r"^[A-Za-z0-9@._+:-]{1,128}$")
 
@@ -58,21 +60,30 @@ class LedgerService:
         self._assets: dict[tuple[int, str], Asset] = {}
 
     # -- brands and assets --------------------------------------------------------------
-    async def create_brand(self, code: str, name: str) -> int:
+    async def create_brand(self, code: str, name: str, wrap: Wrap = None) -> int:
         if not isinstance(code, str) or not _BRAND_CODE.match(code):
             raise InvalidRequest("brand code must be 1-64 of a-z 0-9 _ - (starting with a letter or digit)",
                                  field="code")
         if not isinstance(name, str) or not 1 <= len(name) <= 200:
             raise InvalidRequest("brand name must be 1-200 characters", field="name")
         now = self.clock.now_ms()
-        return await self.writer.submit(lambda c: brand_store.create_brand(c, code, name, now))
+        return await self._submit(lambda c: brand_store.create_brand(c, code, name, now), wrap)
 
     async def create_asset(self, brand_id: int, code: str, scale: int, kind: str,
-                           expiry_days: int | None = None) -> Asset:
+                           expiry_days: int | None = None, wrap: Wrap = None) -> Asset:
         validate_asset(code, scale, kind, expiry_days)
         now = self.clock.now_ms()
-        return await self.writer.submit(
-            lambda c: brand_store.create_asset(c, brand_id, code, scale, kind, expiry_days, now))
+        return await self._submit(
+            lambda c: brand_store.create_asset(c, brand_id, code, scale, kind, expiry_days, now), wrap)
+
+    async def list_assets(self, brand_id: int) -> list[Asset]:
+        return await self.readers.read(lambda c: brand_store.list_assets(c, brand_id))
+
+    async def list_brands(self, after_id: int, limit: int) -> list[tuple]:
+        """(brand row, its assets) per brand."""
+        def query(conn: sqlite3.Connection) -> list[tuple]:
+            return [brand_view(conn, row["id"]) for row in brand_store.list_brands(conn, after_id, limit)]
+        return await self.readers.read(query)
 
     async def asset(self, brand_id: int, code: str) -> Asset:
         """An asset by code; assets never change after creation, so they are cached."""
@@ -86,7 +97,7 @@ class LedgerService:
         return found
 
     # -- moving value -------------------------------------------------------------------
-    async def credit(self, brand_id: int, customer: str, m: Movement) -> TransferRecord:
+    async def credit(self, brand_id: int, customer: str, m: Movement, wrap: Wrap = None) -> TransferRecord:
         """Issue value to a customer (created on first use): issuance → customer."""
         check_customer_id(customer)
         asset = await self.asset(brand_id, m.asset_code)
@@ -97,9 +108,9 @@ class LedgerService:
             to = ensure_account(conn, asset, "customer", customer, now, customer_row)
             issuance = ensure_account(conn, asset, "system", "issuance", now)
             return create_transfer(conn, self._spec(asset, issuance.id, to.id, m), now)
-        return await self.writer.submit(command)
+        return await self._submit(command, wrap)
 
-    async def debit(self, brand_id: int, customer: str, m: Movement) -> TransferRecord:
+    async def debit(self, brand_id: int, customer: str, m: Movement, wrap: Wrap = None) -> TransferRecord:
         """Take value from a customer: customer → revenue. Never below zero available."""
         check_customer_id(customer)
         asset = await self.asset(brand_id, m.asset_code)
@@ -110,19 +121,19 @@ class LedgerService:
             source = self._holder(conn, asset, customer, m.amount_minor)
             revenue = ensure_account(conn, asset, "system", "revenue", now)
             return create_transfer(conn, self._spec(asset, source, revenue.id, m), now)
-        return await self.writer.submit(command)
+        return await self._submit(command, wrap)
 
     async def transfer(self, brand_id: int, from_customer: str, to_customer: str,
-                       m: Movement) -> TransferRecord:
+                       m: Movement, wrap: Wrap = None) -> TransferRecord:
         """Move value between two existing customers of the brand."""
         asset = await self.asset(brand_id, m.asset_code)
         now = self.clock.now_ms()
-        return await self.writer.submit(
+        return await self._submit(
             lambda conn: create_transfer(conn, self._customer_spec(conn, brand_id, asset, from_customer,
-                                                                   to_customer, m, now), now))
+                                                                   to_customer, m, now), now), wrap)
 
     async def transfer_batch(self, brand_id: int, items: list[tuple[str, str, Movement]],
-                             atomic: bool) -> list[BatchItem]:
+                             atomic: bool, wrap: Wrap = None) -> list[BatchItem]:
         """Many customer-to-customer transfers in one transaction: all or none if `atomic`."""
         assets = {code: await self.asset(brand_id, code) for code in {m.asset_code for _, _, m in items}}
         now = self.clock.now_ms()
@@ -136,20 +147,31 @@ class LedgerService:
                     early[index] = exc
                     specs.append(None)
             return _merge_batch(conn, specs, early, atomic, now)
-        return await self.writer.submit(command)
+        return await self._submit(command, wrap)
 
     async def post(self, brand_id: int, transfer_id: int, amount_minor: int | None = None,
-                   key: str | None = None) -> TransferRecord:
+                   key: str | None = None, wrap: Wrap = None) -> TransferRecord:
         now = self.clock.now_ms()
-        return await self.writer.submit(
-            lambda c: resolve_pending(c, brand_id, transfer_id, "post", now, amount_minor, key))
+        return await self._submit(
+            lambda c: resolve_pending(c, brand_id, transfer_id, "post", now, amount_minor, key), wrap)
 
-    async def void(self, brand_id: int, transfer_id: int, key: str | None = None) -> TransferRecord:
+    async def void(self, brand_id: int, transfer_id: int, key: str | None = None,
+                   wrap: Wrap = None) -> TransferRecord:
         now = self.clock.now_ms()
-        return await self.writer.submit(lambda c: resolve_pending(c, brand_id, transfer_id, "void", now, None, key))
+        return await self._submit(
+            lambda c: resolve_pending(c, brand_id, transfer_id, "void", now, None, key), wrap)
 
-    async def get_transfer(self, brand_id: int, transfer_id: int) -> TransferRecord:
-        return await self.readers.read(lambda c: get_transfer(c, brand_id, transfer_id))
+    async def get_transfer(self, brand_id: int, transfer_id: int) -> TransferView:
+        return await self.readers.read(lambda c: describe(c, get_transfer(c, brand_id, transfer_id)))
+
+    async def movements(self, brand_id: int, customer: str, asset_code: str | None, before_id: int,
+                        limit: int) -> list[sqlite3.Row]:
+        check_customer_id(customer)
+
+        def query(conn: sqlite3.Connection) -> list[sqlite3.Row]:
+            customer_id_of(conn, brand_id, customer)
+            return balance_store.movements(conn, brand_id, customer, asset_code, before_id, limit)
+        return await self.readers.read(query)
 
     # -- time ---------------------------------------------------------------------------
     async def sweep(self, limit: int) -> tuple[SweepResult, SweepResult]:
@@ -174,6 +196,10 @@ class LedgerService:
         return await self.readers.read(query)
 
     # -- helpers ----------------------------------------------------------------------------
+    async def _submit(self, command: Callable[[sqlite3.Connection], Any], wrap: Wrap) -> Any:
+        """Submit `command`, wrapped first when the caller adds to it (e.g. idempotency)."""
+        return await self.writer.submit(wrap(command) if wrap else command)
+
     @staticmethod
     def _spec(asset: Asset, debit_id: int, credit_id: int, m: Movement) -> TransferSpec:
         return TransferSpec(brand_id=asset.brand_id, asset_id=asset.id, debit_account_id=debit_id,
@@ -216,3 +242,20 @@ def _merge_batch(conn: sqlite3.Connection, specs: list, early: dict, atomic: boo
             item = next(ran)
             out.append(BatchItem(index, item.record, item.error))
     return out
+
+
+def brand_view(conn: sqlite3.Connection, brand_id: int) -> tuple:
+    """(brand row, its assets): what a brand's description shows."""
+    return brand_store.brand_by_id(conn, brand_id), brand_store.list_assets(conn, brand_id)
+
+
+def with_view(command: Callable[[sqlite3.Connection], Any]) -> Callable[[sqlite3.Connection], Any]:
+    """The command, returning `TransferView`s (with accounts and status) instead of records."""
+    def viewed(conn: sqlite3.Connection) -> Any:
+        result = command(conn)
+        if isinstance(result, TransferRecord):
+            return describe(conn, result)
+        if isinstance(result, list):
+            return [BatchItem(i.index, describe(conn, i.record) if i.record else None, i.error) for i in result]
+        return result
+    return viewed

@@ -35,3 +35,9 @@ def revoke_key(conn: sqlite3.Connection, key_id: int, now_ms: int) -> None:
 
 def count_admin_keys(conn: sqlite3.Connection) -> int:
     return conn.execute("SELECT count(*) FROM api_keys WHERE role = 'admin' AND revoked_at_ms IS NULL").fetchone()[0]
+
+
+def key_row(conn: sqlite3.Connection, key_id: int) -> sqlite3.Row:
+    return conn.execute("SELECT k.id, k.role, k.name, k.prefix, k.created_at_ms, k.revoked_at_ms,"
+                        " b.code AS brand FROM api_keys k LEFT JOIN brands b ON b.id = k.brand_id"
+                        " WHERE k.id = ?", (key_id,)).fetchone()

@@ -50,3 +50,18 @@ def asset_by_code(conn: sqlite3.Connection, brand_id: int, code: str) -> Asset:
 
 def asset_by_id(conn: sqlite3.Connection, asset_id: int) -> Asset:
     return _asset(conn.execute("SELECT * FROM assets WHERE id = ?", (asset_id,)).fetchone())
+
+
+def list_brands(conn: sqlite3.Connection, after_id: int, limit: int) -> list[sqlite3.Row]:
+    return conn.execute("SELECT * FROM brands WHERE id > ? ORDER BY id LIMIT ?", (after_id, limit)).fetchall()
+
+
+def brand_by_id(conn: sqlite3.Connection, brand_id: int) -> sqlite3.Row:
+    row = conn.execute("SELECT * FROM brands WHERE id = ?", (brand_id,)).fetchone()
+    if row is None:
+        raise NotFound("no such brand")
+    return row
+
+
+def list_assets(conn: sqlite3.Connection, brand_id: int) -> list[Asset]:
+    return [_asset(r) for r in conn.execute("SELECT * FROM assets WHERE brand_id = ? ORDER BY code", (brand_id,))]

@@ -21,3 +21,43 @@ def customer_id_of(conn: sqlite3.Connection, brand_id: int, external_id: str) ->
     if row is None:
         raise NotFound("no such customer", customer_id=external_id)
     return row[0]
+
+
+_FIELDS = ("name", "email", "status", "tags", "attributes", "birthdate")
+
+
+def upsert_customer(conn: sqlite3.Connection, brand_id: int, external_id: str, fields: dict,
+                    now_ms: int) -> bool:
+    """Create or replace the customer's profile; True when it was created."""
+    values = [fields[name] for name in _FIELDS]
+    created = conn.execute(
+        "INSERT INTO customers (brand_id, external_id, name, email, status, tags, attributes, birthdate,"
+        " created_at_ms, updated_at_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        " ON CONFLICT (brand_id, external_id) DO NOTHING",
+        (brand_id, external_id, *values, now_ms, now_ms)).rowcount
+    if not created:
+        conn.execute("UPDATE customers SET name = ?, email = ?, status = ?, tags = ?, attributes = ?,"
+                     " birthdate = ?, updated_at_ms = ? WHERE brand_id = ? AND external_id = ?",
+                     (*values, now_ms, brand_id, external_id))
+    return bool(created)
+
+
+def get_customer(conn: sqlite3.Connection, brand_id: int, external_id: str) -> sqlite3.Row:
+    row = conn.execute("SELECT * FROM customers WHERE brand_id = ? AND external_id = ?",
+                       (brand_id, external_id)).fetchone()
+    if row is None:
+        raise NotFound("no such customer", customer_id=external_id)
+    return row
+
+
+def list_customers(conn: sqlite3.Connection, brand_id: int, status: str | None, tag: str | None,
+                   after_id: int, limit: int) -> list[sqlite3.Row]:
+    where, args = ["brand_id = ?", "id > ?"], [brand_id, after_id]
+    if status:
+        where.append("status = ?")
+        args.append(status)
+    if tag:
+        where.append("EXISTS (SELECT 1 FROM json_each(customers.tags) WHERE value = ?)")
+        args.append(tag)
+    return conn.execute(f"SELECT * FROM customers WHERE {' AND '.join(where)} ORDER BY id LIMIT ?",
+                        (*args, limit)).fetchall()

@@ -98,7 +98,7 @@ def _insert(conn: sqlite3.Connection, *, brand_id: int, asset_id: int, dr: Accou
     save_counters(conn, dr.id, dr_after)
     save_counters(conn, cr.id, cr_after)
     return TransferRecord(new_id, brand_id, asset_id, dr.id, cr.id, amount, kind, code, pending_id,
-                          timeout_at_ms, key, metadata, now_ms, dr_after, cr_after)
+                          timeout_at_ms, key, json.loads(meta), now_ms, dr_after, cr_after)
 
 
 def _apply_checked(kind: str, dr: Account, cr: Account, amount: int,
@@ -119,7 +119,7 @@ def create_transfer(conn: sqlite3.Connection, spec: TransferSpec, now_ms: int) -
         return _check_replay(found, {
             "kind": kind, "asset_id": spec.asset_id, "debit_account_id": spec.debit_account_id,
             "credit_account_id": spec.credit_account_id, "amount": spec.amount, "code": spec.code,
-            "metadata": spec.metadata})
+            "metadata": json.loads(canonical_json(spec.metadata))})
     dr, cr = load_account(conn, spec.debit_account_id), load_account(conn, spec.credit_account_id)
     for account in (dr, cr):
         if account.brand_id != spec.brand_id or account.asset_id != spec.asset_id:
@@ -249,3 +249,31 @@ def _move_lots(conn: sqlite3.Connection, dr: Account, cr: Account, amount: int, 
     conn.executemany("INSERT INTO lots (account_id, transfer_id, amount, remaining, expires_at_ms)"
                      " VALUES (?, ?, ?, ?, ?)",
                      [(cr.id, transfer_id, amt, amt, exp) for amt, exp in new_lots])
+
+
+@dataclass(frozen=True)
+class TransferView:
+    """A transfer with what a reader needs: asset code and scale, both accounts, status."""
+
+    record: TransferRecord
+    asset_code: str
+    scale: int
+    debit: tuple[str, str]  # (account kind, owner)
+    credit: tuple[str, str]
+    status: str
+
+
+def describe(conn: sqlite3.Connection, record: TransferRecord) -> TransferView:
+    asset = conn.execute("SELECT code, scale FROM assets WHERE id = ?", (record.asset_id,)).fetchone()
+    refs = dict((r[0], (r[1], r[2])) for r in conn.execute(
+        "SELECT id, kind, owner FROM accounts WHERE id IN (?, ?)",
+        (record.debit_account_id, record.credit_account_id)))
+    if record.kind == "pending":
+        done = resolution_of(conn, record.id)
+        status = status_of_resolution(done.kind) if done else "pending"
+    elif record.kind == "posted":
+        status = "posted"
+    else:
+        status = status_of_resolution(record.kind)
+    return TransferView(record, asset[0], asset[1], refs[record.debit_account_id],
+                        refs[record.credit_account_id], status)

@@ -1,23 +1,51 @@
-"""Ops routes without a key: /health."""
+"""Ops routes, no key needed: /health, /metrics, /openapi.json, /docs (Swagger UI, local files)."""
 from __future__ import annotations
 
-import json
-
-import tornado.web
-
 from ..store.migrations import schema_version
+from .base import ApiHandler, Op
+from .models import HealthOut
+
+DOCS_HTML = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Rewards ledger API</title>
+<link rel="stylesheet" href="/docs/static/swagger-ui.css"></head>
+<body><div id="swagger-ui"></div>
+<script src="/docs/static/swagger-ui-bundle.js"></script>
+<script>window.ui = SwaggerUIBundle({url: "/openapi.json", dom_id: "#swagger-ui"});</script>
+</body></html>"""
 
 
-class HealthHandler(tornado.web.RequestHandler):
+class HealthHandler(ApiHandler):
+    OPS = {"get": Op("Liveness and readiness: database reachable, writer queue, schema version",
+                     access="public", response=HealthOut, errors=(503,))}
+
     async def get(self) -> None:
-        runtime = self.settings["runtime"]
         try:
-            version = await runtime.readers.read(schema_version)
-            ok = True
-        except Exception:  # noqa: BLE001 - health reports, never raises
+            version, ok = await self.runtime.readers.read(schema_version), True
+        except Exception:  # noqa: BLE001 - health reports failure, it never raises
             version, ok = None, False
-        self.set_status(200 if ok else 503)
-        self.set_header("Content-Type", "application/json")
-        self.finish(json.dumps({"status": "ok" if ok else "unavailable", "database": ok,
-                                "schema_version": version,
-                                "writer_queue_depth": runtime.writer.queue_depth}))
+        self.reply(200 if ok else 503, {"status": "ok" if ok else "unavailable", "database": ok,
+                                        "schema_version": version,
+                                        "writer_queue_depth": self.runtime.writer.queue_depth})
+
+
+class MetricsHandler(ApiHandler):
+    OPS = {"get": Op("Prometheus metrics (text format)", access="public")}
+
+    async def get(self) -> None:
+        self.set_header("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+        self.finish(self.web.metrics.render())
+
+
+class OpenApiHandler(ApiHandler):
+    OPS = {"get": Op("This API's OpenAPI 3.1 document", access="public")}
+
+    async def get(self) -> None:
+        self.reply(200, self.web.openapi)
+
+
+class DocsHandler(ApiHandler):
+    OPS = {"get": Op("Swagger UI for /openapi.json", access="public")}
+
+    async def get(self) -> None:
+        self.set_header("Content-Type", "text/html; charset=utf-8")
+        self.finish(DOCS_HTML)

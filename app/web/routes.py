@@ -1,10 +1,48 @@
-"""The one route table."""
+"""The one route table: OpenAPI-style path templates → handlers.
+
+`tornado_routes` turns the templates into Tornado patterns; `openapi.build` documents the
+same table, so a route cannot exist without its documentation.
+"""
 from __future__ import annotations
 
-from .ops import HealthHandler
+import re
+
+import swagger_ui_bundle
+import tornado.web
+
+from . import api_admin, api_customers, api_transfers, ops
+
+API = [
+    ("/health", ops.HealthHandler),
+    ("/metrics", ops.MetricsHandler),
+    ("/openapi.json", ops.OpenApiHandler),
+    ("/docs", ops.DocsHandler),
+    ("/v1/brands", api_admin.BrandsHandler),
+    ("/v1/api-keys", api_admin.ApiKeysHandler),
+    ("/v1/api-keys/{key_id}", api_admin.ApiKeyHandler),
+    ("/v1/assets", api_customers.AssetsHandler),
+    ("/v1/customers", api_customers.CustomersHandler),
+    ("/v1/customers/{customer_id}", api_customers.CustomerHandler),
+    ("/v1/customers/{customer_id}/balances", api_customers.BalancesHandler),
+    ("/v1/customers/{customer_id}/movements", api_customers.MovementsHandler),
+    ("/v1/customers/{customer_id}/credit", api_transfers.CreditHandler),
+    ("/v1/customers/{customer_id}/debit", api_transfers.DebitHandler),
+    ("/v1/transfers", api_transfers.TransfersHandler),
+    ("/v1/transfers/batch", api_transfers.BatchHandler),
+    ("/v1/transfers/{transfer_id}", api_transfers.TransferHandler),
+    ("/v1/transfers/{transfer_id}/post", api_transfers.PostHandler),
+    ("/v1/transfers/{transfer_id}/void", api_transfers.VoidHandler),
+]
 
 
-def routes() -> list:
-    return [
-        (r"/health", HealthHandler),
-    ]
+def _pattern(template: str) -> str:
+    return re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", template) + "$"
+
+
+def tornado_routes() -> list:
+    routes = [(r"/docs/static/(.*)", tornado.web.StaticFileHandler, {"path": swagger_ui_bundle.swagger_ui_path})]
+    return routes + [(_pattern(template), handler) for template, handler in API]
+
+
+def route_names() -> dict:
+    return {handler: template for template, handler in API}

@@ -2,40 +2,134 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import os
 import signal
+import time
+from dataclasses import dataclass
 
 import tornado.httpserver
 import tornado.web
 
 from ..config import Config
 from ..runtime import Runtime
-from .routes import routes
+from ..services.customers import CustomerService
+from ..services.keys import Authenticator, KeyService, bootstrap_admin_key_command, ensure_admin_key_command
+from . import openapi
+from .base import NotFoundHandler
+from .metrics import Metrics
+from .ratelimit import TokenBuckets
+from .routes import API, route_names, tornado_routes
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("app.http")
+ADMIN_KEY_FILE = "admin_api_key"
+
+
+@dataclass
+class WebState:
+    """What handlers share besides the runtime: auth, key and customer services, limits, metrics."""
+
+    auth: Authenticator
+    keys: KeyService
+    customers: CustomerService
+    buckets: TokenBuckets
+    metrics: Metrics
+    openapi: dict
+
+
+def _log_request(handler: tornado.web.RequestHandler) -> None:
+    """One JSON line per request: never a header, a key or a body."""
+    seconds = handler.request.request_time()
+    status = handler.get_status()
+    route = route_names().get(type(handler), "unmatched")
+    web = handler.settings["web"]
+    web.metrics.observe_request(route, handler.request.method, status, seconds)
+    if log.isEnabledFor(logging.INFO):
+        principal = getattr(handler, "principal", None)
+        log.info(json.dumps({"event": "request", "request_id": getattr(handler, "request_id", None),
+                             "method": handler.request.method, "route": route, "status": status,
+                             "duration_ms": round(seconds * 1000, 2),
+                             "key_id": principal.key_id if principal else None}))
 
 
 def make_app(runtime: Runtime) -> tornado.web.Application:
-    return tornado.web.Application(routes(), runtime=runtime, default_handler_class=None)
+    auth = Authenticator(runtime.readers)
+    cfg = runtime.config
+    web = WebState(auth, KeyService(runtime.writer, runtime.readers, runtime.clock, auth),
+                   CustomerService(runtime.writer, runtime.readers, runtime.clock),
+                   TokenBuckets(cfg.rate_limit_per_s, cfg.rate_limit_burst), Metrics(runtime.writer),
+                   openapi.build(API))
+    return tornado.web.Application(tornado_routes(), runtime=runtime, web=web, route_names=route_names(),
+                                   default_handler_class=NotFoundHandler, log_function=_log_request)
+
+
+async def prepare_admin_key(runtime: Runtime) -> str | None:
+    """Register ADMIN_API_KEY; or, with none set and no admin key yet, create one and write it
+    to a 0600 file in the data folder. Returns that file's path when one was written."""
+    now = runtime.clock.now_ms()
+    if runtime.config.admin_api_key:
+        await runtime.writer.submit(ensure_admin_key_command(runtime.config.admin_api_key, now))
+        return None
+    key = await runtime.writer.submit(bootstrap_admin_key_command(now))
+    if key is None:
+        return None
+    path = os.path.join(runtime.config.data_dir, ADMIN_KEY_FILE)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(key + "\n")
+    os.chmod(path, 0o600)
+    return path
 
 
 async def start(runtime: Runtime) -> tornado.httpserver.HTTPServer:
-    server = tornado.httpserver.HTTPServer(make_app(runtime), max_body_size=runtime.config.max_body_bytes)
+    # Bodies up to 4x the limit are read and refused with a 413 envelope; beyond that
+    # Tornado closes the connection itself.
+    server = tornado.httpserver.HTTPServer(make_app(runtime), max_body_size=runtime.config.max_body_bytes * 4,
+                                           xheaders=False)
     server.listen(runtime.config.port, runtime.config.host)
     return server
+
+
+def bound_port(server: tornado.httpserver.HTTPServer) -> int:
+    return next(iter(server._sockets.values())).getsockname()[1]
+
+
+async def sweep_forever(runtime: Runtime, stop: asyncio.Event) -> None:
+    """Background sweep: expire due holds and lots, purge old idempotency records.
+
+    Never overlaps itself (one task, awaited in turn); a failing tick is logged, not fatal."""
+    interval_s = runtime.config.scheduler_interval_ms / 1000
+    while not stop.is_set():
+        try:
+            await runtime.ledger.sweep(runtime.config.scheduler_batch_max)
+            await runtime.purge_idempotency()
+        except Exception as exc:  # noqa: BLE001 - the next tick tries again
+            log.error(json.dumps({"event": "sweep_failed", "error": repr(exc)[:300]}))
+        try:
+            await asyncio.wait_for(stop.wait(), timeout=interval_s)
+        except asyncio.TimeoutError:
+            pass
 
 
 def serve(config: Config) -> int:
     async def main() -> None:
         runtime = Runtime(config)
+        written = await prepare_admin_key(runtime)
+        if written:
+            log.warning(json.dumps({"event": "admin_key_created", "path": written,
+                                    "note": "read it once, then keep it safe"}))
         server = await start(runtime)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        log.info("listening on http://%s:%d (database %s)", config.host, config.port, config.database_path)
+        sweeper = asyncio.create_task(sweep_forever(runtime, stop))
+        log.warning(json.dumps({"event": "listening", "url": f"http://{config.host}:{bound_port(server)}",
+                                "database": config.database_path, "started_at": time.time()}))
         await stop.wait()
         server.stop()
+        await sweeper
         await server.close_all_connections()
         runtime.close()
     asyncio.run(main())

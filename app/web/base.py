@@ -1,0 +1,250 @@
+"""The base API handler: request id, auth, rate limit, body parsing, replies, errors.
+
+Handlers do HTTP only: parse and validate with a model from `models`, call a service, render.
+Each handler class declares its operations in `OPS` (method → `Op`); the same declaration
+drives access control here and the OpenAPI document in `openapi`.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+import uuid
+from base64 import urlsafe_b64decode, urlsafe_b64encode
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from decimal import Decimal
+from typing import Any, Callable
+
+import tornado.web
+from pydantic import BaseModel, ValidationError
+
+from ..ledger.errors import InvalidRequest, LedgerError, NotFound
+from ..services.idempotency import IdempotentRequest, Replay, idempotent
+from ..services.keys import Principal
+from .errors import ApiError, envelope, for_http_status, status_of
+
+log = logging.getLogger("app.http")
+MAX_PAGE = 200
+DEFAULT_PAGE = 50
+_KEY_HEADER = re.compile(r"^[\x21-\x7e]{1,200}$")
+
+
+@dataclass(frozen=True)
+class Op:
+    summary: str
+    access: str = "brand"  # public | admin | brand
+    body: type[BaseModel] | None = None
+    response: type[BaseModel] | None = None
+    status: int = 200
+    query: dict[str, str] = field(default_factory=dict)  # name → description
+    errors: tuple[int, ...] = ()
+
+
+def rfc3339(ms: int | None) -> str | None:
+    if ms is None:
+        return None
+    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.") + \
+        f"{ms % 1000:03d}Z"
+
+
+def parse_time_ms(text: str, name: str) -> int:
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise InvalidRequest(f"{name} must be an RFC 3339 time", field=name) from None
+    if moment.tzinfo is None:
+        raise InvalidRequest(f"{name} must include a time zone (e.g. Z)", field=name)
+    return int(moment.timestamp() * 1000)
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+class ApiHandler(tornado.web.RequestHandler):
+    OPS: dict[str, Op] = {}
+
+    def initialize(self) -> None:
+        self.runtime = self.settings["runtime"]
+        self.web = self.settings["web"]
+        self.principal: Principal | None = None
+        self.brand_id: int | None = None
+        self.request_id = uuid.uuid4().hex[:16]
+        self.started = time.perf_counter()
+
+    # -- before the method -----------------------------------------------------------------------
+    async def prepare(self) -> None:
+        self.set_header("X-Request-Id", self.request_id)
+        op = self.OPS.get(self.request.method.lower())
+        if op is None:
+            raise ApiError("method_not_allowed", f"{self.request.method} is not allowed here",
+                           allowed=sorted(m.upper() for m in self.OPS))
+        if op.access == "public":
+            return
+        self.principal = await self.web.auth.principal(self._presented_key())
+        if self.principal is None:
+            raise ApiError("unauthenticated", "a valid API key is required (X-API-Key or Authorization: Bearer)")
+        wait_s = self.web.buckets.take(self.principal.key_id)
+        if wait_s:
+            self.set_header("Retry-After", str(self.web.buckets.retry_after_s(wait_s)))
+            raise ApiError("rate_limited", "too many requests for this key", retry_after_s=round(wait_s, 3))
+        if self.request.method not in ("GET", "HEAD") and self.principal.role == "readonly":
+            raise ApiError("forbidden", "this key is read-only")
+        if op.access == "admin":
+            if self.principal.role != "admin":
+                raise ApiError("forbidden", "this call needs an admin key")
+            return
+        self.brand_id = await self._brand_of_request()
+        if len(self.request.body) > self.runtime.config.max_body_bytes:
+            raise ApiError("body_too_large", "request body too large",
+                           max_bytes=self.runtime.config.max_body_bytes)
+
+    def _presented_key(self) -> str | None:
+        key = self.request.headers.get("X-API-Key")
+        if key is None:
+            auth = self.request.headers.get("Authorization", "")
+            if auth[:7].lower() == "bearer ":
+                key = auth[7:].strip()
+        return key or None
+
+    async def _brand_of_request(self) -> int:
+        if self.principal.role != "admin":
+            return self.principal.brand_id
+        code = self.request.headers.get("X-Brand")
+        if not code:
+            raise InvalidRequest("admin keys name the brand with the X-Brand header", field="X-Brand")
+        return await self.web.auth.brand_id(code)
+
+    # -- input ---------------------------------------------------------------------------------
+    def json_body(self) -> Any:
+        if len(self.request.body) > self.runtime.config.max_body_bytes:
+            raise ApiError("body_too_large", "request body too large",
+                           max_bytes=self.runtime.config.max_body_bytes)
+        raw = self.request.body or b"{}"
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise ApiError("invalid_json", "request body is not UTF-8") from None
+        try:
+            return json.loads(text, parse_float=Decimal, parse_constant=_reject_constant)
+        except (ValueError, RecursionError) as exc:
+            raise ApiError("invalid_json", "request body is not valid JSON", reason=str(exc)[:200]) from None
+
+    def body(self, model: type[BaseModel]) -> Any:
+        data = self.json_body()
+        if not isinstance(data, dict):
+            raise InvalidRequest("request body must be a JSON object")
+        try:
+            return model.model_validate(data)
+        except ValidationError as exc:
+            problems = [{"field": ".".join(str(p) for p in e["loc"]) or "body", "problem": e["msg"]}
+                        for e in exc.errors(include_url=False, include_context=False, include_input=False)[:20]]
+            raise InvalidRequest("request body is invalid: " + "; ".join(
+                f"{p['field']}: {p['problem']}" for p in problems[:3]), errors=problems) from None
+
+    def query_int(self, name: str, default: int, lo: int, hi: int) -> int:
+        raw = self.get_query_argument(name, None)
+        if raw is None:
+            return default
+        if not raw.isdigit() or not lo <= int(raw) <= hi:
+            raise InvalidRequest(f"{name} must be an integer {lo}..{hi}", field=name)
+        return int(raw)
+
+    def page_limit(self) -> int:
+        return self.query_int("limit", DEFAULT_PAGE, 1, MAX_PAGE)
+
+    def cursor(self) -> int:
+        """The id after which a page starts (0 for the first page)."""
+        raw = self.get_query_argument("cursor", None)
+        if not raw:
+            return 0
+        try:
+            value = int(urlsafe_b64decode(raw.encode() + b"=" * (-len(raw) % 4)).decode())
+            if value < 0:
+                raise ValueError
+            return value
+        except (ValueError, UnicodeDecodeError):
+            raise InvalidRequest("cursor is not one this service gave out", field="cursor") from None
+
+    @staticmethod
+    def next_cursor(rows: list, limit: int, last_id: Callable[[Any], int]) -> str | None:
+        if len(rows) < limit:
+            return None
+        return urlsafe_b64encode(str(last_id(rows[-1])).encode()).decode().rstrip("=")
+
+    @staticmethod
+    def path_id(raw: str, name: str) -> int:
+        if not raw.isdigit() or len(raw) > 18:
+            raise NotFound(f"no such {name}", **{name: raw[:40]})
+        return int(raw)
+
+    # -- writes ---------------------------------------------------------------------------------
+    def idempotency(self, body: Any) -> IdempotentRequest | None:
+        key = self.request.headers.get("Idempotency-Key")
+        if key is None:
+            return None
+        if not _KEY_HEADER.match(key):
+            raise InvalidRequest("Idempotency-Key must be 1-200 visible ASCII characters", field="Idempotency-Key")
+        scope = f"brand:{self.brand_id}" if self.brand_id else "admin"
+        return IdempotentRequest(scope, key, self.request.method, self.request.path,
+                                 body if isinstance(body, dict) else {}, self.runtime.clock.now_ms())
+
+    def idempotency_key(self) -> str | None:
+        return self.request.headers.get("Idempotency-Key")
+
+    async def write_through(self, call: Callable[..., Any], render: Callable[[Any], tuple[int, dict]],
+                            raw_body: Any, reply_render: Callable[[Any], tuple[int, dict]] | None = None) -> None:
+        """Run a service call whose command is wrapped for idempotency; reply with `render`.
+
+        `render` makes the response that is stored for replays; `reply_render`, when given,
+        makes the first response instead (e.g. one that shows a secret exactly once)."""
+        request = self.idempotency(raw_body)
+        wrap = (lambda command: idempotent(request, command, render)) if request else None
+        result = await call(wrap)
+        if isinstance(result, Replay):
+            self.set_header("Idempotent-Replayed", "true")
+            self.reply(result.status, result.body)
+            return
+        self.reply(*(reply_render or render)(result))
+
+    # -- output ---------------------------------------------------------------------------------
+    def reply(self, status: int, body: Any) -> None:
+        self.set_status(status)
+        self.set_header("Content-Type", "application/json; charset=utf-8")
+        self.finish(json.dumps(body, separators=(",", ":"), ensure_ascii=False))
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        exc = kwargs.get("exc_info", (None, None, None))[1]
+        if isinstance(exc, LedgerError):
+            status, body = status_of(exc), envelope(exc.code, exc.message, exc.details)
+        elif isinstance(exc, tornado.web.HTTPError):
+            code, message = for_http_status(exc.status_code, exc.reason)
+            status, body = exc.status_code, envelope(code, exc.log_message or message)
+        else:
+            code, message = for_http_status(status_code, self._reason)
+            status, body = status_code, envelope(code, message if status_code < 500 else "internal error")
+        if status == 405:
+            self.set_header("Allow", ", ".join(sorted(m.upper() for m in self.OPS)))
+        self.set_status(status)
+        self.set_header("Content-Type", "application/json; charset=utf-8")
+        self.finish(json.dumps(body, separators=(",", ":"), ensure_ascii=False, default=str))
+
+    def log_exception(self, typ, value, tb) -> None:
+        if isinstance(value, (LedgerError, tornado.web.HTTPError)):
+            return  # answered with its envelope; an expected outcome, not a fault
+        log.error(json.dumps({"event": "unhandled", "request_id": self.request_id,
+                              "path": self.request.path, "error": repr(value)[:500]}),
+                  exc_info=(typ, value, tb))
+
+    def route_name(self) -> str:
+        return self.settings["route_names"].get(type(self), "unknown")
+
+
+class NotFoundHandler(ApiHandler):
+    OPS = {m: Op("no such route", access="public") for m in ("get", "post", "put", "patch", "delete")}
+
+    async def prepare(self) -> None:
+        self.set_header("X-Request-Id", self.request_id)
+        raise ApiError("not_found", "no such route", path=self.request.path[:200])

@@ -1,0 +1,38 @@
+"""Prometheus metrics: requests and latency per route, writer batch sizes and commit latency."""
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+
+class Metrics:
+    def __init__(self, writer) -> None:
+        self.writer = writer
+        self.registry = CollectorRegistry()
+        self.requests = Counter("http_requests", "HTTP requests", ["route", "method", "status"],
+                                registry=self.registry)
+        self.latency = Histogram("http_request_duration_seconds", "HTTP request latency", ["route", "method"],
+                                 registry=self.registry,
+                                 buckets=(.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5))
+        self.batch_size = Histogram("writer_batch_size", "commands per group commit", registry=self.registry,
+                                    buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024))
+        self.commit_ms = Histogram("writer_commit_seconds", "COMMIT latency of a group commit",
+                                   registry=self.registry,
+                                   buckets=(.0005, .001, .0025, .005, .01, .025, .05, .1, .25, 1))
+        self.queue_depth = Gauge("writer_queue_depth", "commands waiting for the writer", registry=self.registry)
+        self.commands = Gauge("writer_commands", "commands run by the writer since start", registry=self.registry)
+
+    def observe_request(self, route: str, method: str, status: int, seconds: float) -> None:
+        self.requests.labels(route, method, str(status)).inc()
+        self.latency.labels(route, method).observe(seconds)
+
+    def render(self) -> bytes:
+        stats = self.writer.stats
+        sizes, stats.batch_sizes = stats.batch_sizes, []
+        commits, stats.commit_ms = stats.commit_ms, []
+        for size in sizes:
+            self.batch_size.observe(size)
+        for ms in commits:
+            self.commit_ms.observe(ms / 1000)
+        self.queue_depth.set(self.writer.queue_depth)
+        self.commands.set(stats.commands)
+        return generate_latest(self.registry)
