@@ -139,9 +139,12 @@ def main() -> None:
     p.add_argument("--big", type=int, default=1_000_000)
     p.add_argument("--seconds", type=float, default=5.0)
     p.add_argument("--callers", type=int, default=512)
+    p.add_argument("--cache-mb", type=int, default=64)
+    p.add_argument("--checkpoint-pages", type=int, default=1000)
     args = p.parse_args()
     with tempfile.TemporaryDirectory(dir=os.environ.get("BENCH_DIR")) as tmp:
-        db = DbSettings(os.path.join(tmp, "bench.db"), synchronous="FULL")
+        db = DbSettings(os.path.join(tmp, "bench.db"), synchronous="FULL", cache_mb=args.cache_mb,
+                        wal_autocheckpoint_pages=args.checkpoint_pages)
         brand, asset, ids = setup(db)
         fill(db, brand, asset, ids, 10_000)
         w_small = asyncio.run(writer_rate(db, brand, asset, ids, args.seconds, args.callers, "small"))
@@ -153,7 +156,8 @@ def main() -> None:
         from app.store.verify import verify
         problems = verify(conn) if args.big <= 200_000 else ["(verify skipped above 200k)"]
         conn.close()
-    print(f"synchronous=FULL, {args.callers} concurrent callers, {ACCOUNTS} accounts, {args.seconds:.0f} s per figure")
+    print(f"synchronous=FULL, {args.callers} concurrent callers, {ACCOUNTS} accounts, {args.seconds:.0f} s per figure,"
+          f" cache {args.cache_mb} MiB, wal_autocheckpoint {args.checkpoint_pages} pages")
     print(f"writer  @10k : {w_small:10,.0f} transfers/s")
     print(f"ceiling @10k : {raw_small:10,.0f} transfers/s (raw sqlite3, 100 per transaction)")
     print(f"ratio   @10k : {w_small / raw_small:10.2f}   (target >= 0.4)")

@@ -12,11 +12,12 @@ class DbSettings:
     synchronous: str = "FULL"
     busy_timeout_ms: int = 5000
     cache_mb: int = 64
+    wal_autocheckpoint_pages: int = 1000
 
     @classmethod
     def from_config(cls, config) -> "DbSettings":
-        return cls(config.database_path, config.sqlite_synchronous,
-                   config.sqlite_busy_timeout_ms, config.sqlite_cache_mb)
+        return cls(config.database_path, config.sqlite_synchronous, config.sqlite_busy_timeout_ms,
+                   config.sqlite_cache_mb, config.sqlite_wal_autocheckpoint_pages)
 
 
 def connect(db: DbSettings, *, readonly: bool = False, check_same_thread: bool = True) -> sqlite3.Connection:
@@ -34,6 +35,7 @@ def connect(db: DbSettings, *, readonly: bool = False, check_same_thread: bool =
         mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
         if mode.lower() != "wal":
             raise RuntimeError(f"could not switch {db.path} to WAL (got {mode})")
+        conn.execute(f"PRAGMA wal_autocheckpoint = {int(db.wal_autocheckpoint_pages)}")
     conn.execute(f"PRAGMA synchronous = {db.synchronous}")
     conn.execute("PRAGMA foreign_keys = ON")
     conn.execute(f"PRAGMA cache_size = {-1024 * int(db.cache_mb)}")

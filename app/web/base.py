@@ -88,8 +88,8 @@ class ApiHandler(tornado.web.RequestHandler):
             raise ApiError("unauthenticated", "a valid API key is required (X-API-Key or Authorization: Bearer)")
         wait_s = self.web.buckets.take(self.principal.key_id)
         if wait_s:
-            self.set_header("Retry-After", str(self.web.buckets.retry_after_s(wait_s)))
-            raise ApiError("rate_limited", "too many requests for this key", retry_after_s=round(wait_s, 3))
+            raise ApiError("rate_limited", "too many requests for this key",
+                           retry_after_s=self.web.buckets.retry_after_s(wait_s))
         if self.request.method not in ("GET", "HEAD") and self.principal.role == "readonly":
             raise ApiError("forbidden", "this key is read-only")
         if op.access == "admin":
@@ -225,8 +225,12 @@ class ApiHandler(tornado.web.RequestHandler):
         else:
             code, message = for_http_status(status_code, self._reason)
             status, body = status_code, envelope(code, message if status_code < 500 else "internal error")
+        # send_error() cleared the headers set so far: set the ones an error needs here.
+        self.set_header("X-Request-Id", self.request_id)
         if status == 405:
             self.set_header("Allow", ", ".join(sorted(m.upper() for m in self.OPS)))
+        if status == 429:
+            self.set_header("Retry-After", str(body["error"]["details"].get("retry_after_s", 1)))
         self.set_status(status)
         self.set_header("Content-Type", "application/json; charset=utf-8")
         self.finish(json.dumps(body, separators=(",", ":"), ensure_ascii=False, default=str))
