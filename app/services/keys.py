@@ -35,6 +35,7 @@ class Principal:
 
 def create_key_command(brand_code: str | None, role: str, name: str, now_ms: int):
     """A writer command that creates a key and returns (key id, the key itself)."""
+    brand_code = brand_code or None
     if role not in ROLES:
         raise InvalidRequest(f"role must be one of {', '.join(ROLES)}", field="role")
     if (role == "admin") != (brand_code is None):

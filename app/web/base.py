@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import sqlite3
 import time
 import uuid
 from base64 import urlsafe_b64decode, urlsafe_b64encode
@@ -219,6 +220,10 @@ class ApiHandler(tornado.web.RequestHandler):
         exc = kwargs.get("exc_info", (None, None, None))[1]
         if isinstance(exc, LedgerError):
             status, body = status_of(exc), envelope(exc.code, exc.message, exc.details)
+        elif isinstance(exc, sqlite3.IntegrityError):
+            # A SQL constraint caught what the Python checks let through; the command was
+            # rolled back, so nothing was written. Logged by log_exception as a fault.
+            status, body = 409, envelope("conflict", "the request violates a ledger constraint; nothing was written")
         elif isinstance(exc, tornado.web.HTTPError):
             code, message = for_http_status(exc.status_code, exc.reason)
             status, body = exc.status_code, envelope(code, exc.log_message or message)
