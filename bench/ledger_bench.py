@@ -105,6 +105,7 @@ def raw_rate(db: DbSettings, ids: list[int], asset: int, brand: int, seconds: fl
     conn = connect(db)
     rng = random.Random(7)
     last = conn.execute("SELECT id, hash FROM transfers ORDER BY id DESC LIMIT 1").fetchone()
+    heads = dict(conn.execute("SELECT id, last_transfer_id FROM accounts").fetchall())
     next_id, prev = (last[0] + 1, last[1]) if last else (1, GENESIS_HASH)
     done = 0
     started = time.perf_counter()
@@ -115,17 +116,20 @@ def raw_rate(db: DbSettings, ids: list[int], asset: int, brand: int, seconds: fl
             amount = rng.randint(1, 1000)
             da = conn.execute("SELECT debits_posted, credits_posted, debits_pending, credits_pending FROM accounts WHERE id = ?", (a,)).fetchone()
             cb = conn.execute("SELECT debits_posted, credits_posted, debits_pending, credits_pending FROM accounts WHERE id = ?", (b,)).fetchone()
-            conn.execute("UPDATE accounts SET debits_posted = ? WHERE id = ?", (da[0] + amount, a))
-            conn.execute("UPDATE accounts SET credits_posted = ? WHERE id = ?", (cb[1] + amount, b))
+            conn.execute("UPDATE accounts SET debits_posted = ?, last_transfer_id = ? WHERE id = ?", (da[0] + amount, next_id, a))
+            conn.execute("UPDATE accounts SET credits_posted = ?, last_transfer_id = ? WHERE id = ?", (cb[1] + amount, next_id, b))
             key = f"raw-{next_id}"
-            h = chain_hash(prev, ChainFields(next_id, brand, asset, a, b, amount, "posted", "transfer", None, None, key, "{}", 2))
+            h = chain_hash(prev, ChainFields(next_id, brand, asset, a, b, amount, "posted", "transfer", None, None, key,
+                                             "{}", 2, heads[a], heads[b]))
             conn.execute(
                 "INSERT INTO transfers (id, brand_id, asset_id, debit_account_id, credit_account_id, amount, kind, code,"
                 " idempotency_key, metadata, dr_debits_posted, dr_credits_posted, dr_debits_pending, dr_credits_pending,"
-                " cr_debits_posted, cr_credits_posted, cr_debits_pending, cr_credits_pending, created_at_ms, prev_hash, hash)"
-                " VALUES (?, ?, ?, ?, ?, ?, 'posted', 'transfer', ?, '{}', ?, ?, ?, ?, ?, ?, ?, ?, 2, ?, ?)",
+                " cr_debits_posted, cr_credits_posted, cr_debits_pending, cr_credits_pending, dr_prev_id, cr_prev_id,"
+                " created_at_ms, prev_hash, hash)"
+                " VALUES (?, ?, ?, ?, ?, ?, 'posted', 'transfer', ?, '{}', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 2, ?, ?)",
                 (next_id, brand, asset, a, b, amount, key, da[0] + amount, da[1], da[2], da[3],
-                 cb[0], cb[1] + amount, cb[2], cb[3], prev, h))
+                 cb[0], cb[1] + amount, cb[2], cb[3], heads[a], heads[b], prev, h))
+            heads[a] = heads[b] = next_id
             prev, next_id = h, next_id + 1
         conn.execute("COMMIT")
         done += 100

@@ -49,6 +49,8 @@ CREATE TABLE accounts (
   credits_posted  INTEGER NOT NULL DEFAULT 0 CHECK (credits_posted >= 0),
   debits_pending  INTEGER NOT NULL DEFAULT 0 CHECK (debits_pending >= 0),
   credits_pending INTEGER NOT NULL DEFAULT 0 CHECK (credits_pending >= 0),
+  -- Newest transfer touching this account: the head of its history chain.
+  last_transfer_id INTEGER,
   created_at_ms   INTEGER NOT NULL,
   UNIQUE (brand_id, asset_id, kind, owner),
   CHECK (no_overdraft = 0 OR debits_posted + debits_pending <= credits_posted),
@@ -79,6 +81,12 @@ CREATE TABLE transfers (
   cr_credits_posted  INTEGER NOT NULL,
   cr_debits_pending  INTEGER NOT NULL,
   cr_credits_pending INTEGER NOT NULL,
+  -- Each account's history is a chain: the previous transfer that touched the debit and the
+  -- credit account. Newest-first history and balance-as-of walk it from accounts.last_transfer_id.
+  -- (Per-account B-tree indexes would dirty one leaf per active account per commit.)
+  dr_prev_id         INTEGER REFERENCES transfers(id),
+  cr_prev_id         INTEGER REFERENCES transfers(id),
+  -- Never decreases along the ids (the writer takes the later of the clock and the last row).
   created_at_ms      INTEGER NOT NULL,
   prev_hash          TEXT NOT NULL CHECK (length(prev_hash) = 64),
   hash               TEXT NOT NULL CHECK (length(hash) = 64),
@@ -89,8 +97,6 @@ CREATE TABLE transfers (
 CREATE UNIQUE INDEX transfers_idempotency ON transfers (brand_id, idempotency_key) WHERE idempotency_key IS NOT NULL;
 -- A pending transfer resolves exactly once.
 CREATE UNIQUE INDEX transfers_one_resolution ON transfers (pending_id) WHERE pending_id IS NOT NULL;
-CREATE INDEX transfers_debit_time ON transfers (debit_account_id, created_at_ms);
-CREATE INDEX transfers_credit_time ON transfers (credit_account_id, created_at_ms);
 CREATE TRIGGER transfers_no_update BEFORE UPDATE ON transfers
 BEGIN SELECT RAISE(ABORT, 'transfers are append-only'); END;
 CREATE TRIGGER transfers_no_delete BEFORE DELETE ON transfers

@@ -49,6 +49,7 @@ class Account:
     tracks_lots: bool
     expiry_days: int | None
     counters: Counters
+    last_transfer_id: int | None = None  # head of the account's history chain
 
 
 def overdraft_forbidden_for(kind: str) -> bool:

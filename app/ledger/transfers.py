@@ -130,6 +130,8 @@ class ChainFields:
     idempotency_key: str | None
     metadata: str
     created_at_ms: int
+    dr_prev_id: int | None = None
+    cr_prev_id: int | None = None
 
 
 def chain_hash(prev_hash: str, f: ChainFields) -> str:
@@ -137,5 +139,5 @@ def chain_hash(prev_hash: str, f: ChainFields) -> str:
     text = "|".join(str(v) for v in (
         prev_hash, f.id, f.brand_id, f.asset_id, f.debit_account_id, f.credit_account_id,
         f.amount, f.kind, f.code, f.pending_id, f.timeout_at_ms, f.idempotency_key,
-        f.metadata, f.created_at_ms))
+        f.metadata, f.created_at_ms, f.dr_prev_id, f.cr_prev_id))
     return hashlib.sha256(text.encode()).hexdigest()

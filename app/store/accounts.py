@@ -8,13 +8,14 @@ from ..ledger.assets import Asset
 from ..ledger.errors import NotFound
 
 _SELECT = ("SELECT a.id, a.brand_id, a.asset_id, a.kind, a.owner, a.no_overdraft, a.tracks_lots,"
-           " s.expiry_days, a.debits_posted, a.credits_posted, a.debits_pending, a.credits_pending"
+           " s.expiry_days, a.debits_posted, a.credits_posted, a.debits_pending, a.credits_pending,"
+           " a.last_transfer_id"
            " FROM accounts a JOIN assets s ON s.id = a.asset_id")
 
 
 def _account(row: sqlite3.Row | tuple) -> Account:
     return Account(row[0], row[1], row[2], row[3], row[4], bool(row[5]), bool(row[6]), row[7],
-                   Counters(row[8], row[9], row[10], row[11]))
+                   Counters(row[8], row[9], row[10], row[11]), row[12])
 
 
 def load_account(conn: sqlite3.Connection, account_id: int) -> Account:
@@ -47,6 +48,7 @@ def ensure_account(conn: sqlite3.Connection, asset: Asset, kind: str, owner: str
                    asset.expiry_days, Counters())
 
 
-def save_counters(conn: sqlite3.Connection, account_id: int, c: Counters) -> None:
+def save_counters(conn: sqlite3.Connection, account_id: int, c: Counters, last_transfer_id: int) -> None:
     conn.execute("UPDATE accounts SET debits_posted = ?, credits_posted = ?, debits_pending = ?,"
-                 " credits_pending = ? WHERE id = ?", (*c.as_tuple(), account_id))
+                 " credits_pending = ?, last_transfer_id = ? WHERE id = ?",
+                 (*c.as_tuple(), last_transfer_id, account_id))

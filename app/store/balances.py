@@ -20,18 +20,70 @@ def current_counters(conn: sqlite3.Connection, account_id: int) -> Counters:
     return Counters(*row) if row else Counters()
 
 
+# An account's history, newest first: follow the chain from accounts.last_transfer_id through
+# dr_prev_id / cr_prev_id (whichever side the account is on), while `created_at_ms > floor`.
+_CHAIN = """
+WITH RECURSIVE chain(id) AS (
+  SELECT last_transfer_id FROM accounts WHERE id = :acct
+  UNION ALL
+  SELECT CASE WHEN t.debit_account_id = :acct THEN t.dr_prev_id ELSE t.cr_prev_id END
+  FROM transfers t JOIN chain ON t.id = chain.id
+  WHERE chain.id IS NOT NULL AND t.created_at_ms > :floor
+)"""
+
+
 def counters_as_of(conn: sqlite3.Connection, account_id: int, as_of_ms: int) -> Counters:
-    """The counters after the last transfer at or before `as_of_ms` (empty before the first)."""
-    debit = conn.execute(
-        "SELECT created_at_ms, id, dr_debits_posted, dr_credits_posted, dr_debits_pending,"
-        " dr_credits_pending FROM transfers WHERE debit_account_id = ? AND created_at_ms <= ?"
-        " ORDER BY created_at_ms DESC, id DESC LIMIT 1", (account_id, as_of_ms)).fetchone()
-    credit = conn.execute(
-        "SELECT created_at_ms, id, cr_debits_posted, cr_credits_posted, cr_debits_pending,"
-        " cr_credits_pending FROM transfers WHERE credit_account_id = ? AND created_at_ms <= ?"
-        " ORDER BY created_at_ms DESC, id DESC LIMIT 1", (account_id, as_of_ms)).fetchone()
-    latest = max((r for r in (debit, credit) if r), key=lambda r: (r[0], r[1]), default=None)
-    return Counters(*latest[2:]) if latest else Counters()
+    """The counters right after the account's last transfer at or before `as_of_ms`.
+
+    Walks the account's chain back from its newest transfer; the cost grows with the number
+    of the account's transfers after `as_of_ms`, not with the size of the ledger."""
+    row = conn.execute(
+        _CHAIN + " SELECT t.debit_account_id, t.dr_debits_posted, t.dr_credits_posted, t.dr_debits_pending,"
+        " t.dr_credits_pending, t.cr_debits_posted, t.cr_credits_posted, t.cr_debits_pending, t.cr_credits_pending"
+        " FROM chain JOIN transfers t ON t.id = chain.id WHERE t.created_at_ms <= :floor ORDER BY t.id DESC LIMIT 1",
+        {"acct": account_id, "floor": as_of_ms}).fetchone()
+    if row is None:
+        return Counters()
+    return Counters(*row[1:5]) if row[0] == account_id else Counters(*row[5:9])
+
+
+_MOVEMENT = """
+SELECT t.id, t.kind, t.code, t.amount, t.metadata, t.created_at_ms, s.code AS asset, s.scale,
+       t.credit_account_id = :acct AS incoming,
+       CASE WHEN t.credit_account_id = :acct THEN t.cr_credits_posted - t.cr_debits_posted
+            ELSE t.dr_credits_posted - t.dr_debits_posted END AS balance_after,
+       o.kind AS other_kind, o.owner AS other_owner
+FROM transfers t JOIN assets s ON s.id = t.asset_id
+JOIN accounts o ON o.id = CASE WHEN t.credit_account_id = :acct THEN t.debit_account_id ELSE t.credit_account_id END
+WHERE t.id = :id"""
+
+
+def _next_in_chain(conn: sqlite3.Connection, account_id: int, transfer_id: int) -> tuple[bool, int | None]:
+    """(does the transfer touch the account, the account's previous transfer before it)."""
+    row = conn.execute("SELECT debit_account_id, credit_account_id, dr_prev_id, cr_prev_id FROM transfers"
+                       " WHERE id = ?", (transfer_id,)).fetchone()
+    if row is None:
+        return False, None
+    if row[0] == account_id:
+        return True, row[2]
+    return row[1] == account_id, row[3]
+
+
+def _history_ids(conn: sqlite3.Connection, account_id: int, before_id: int, limit: int) -> list[int]:
+    """Up to `limit` ids of the account's transfers below `before_id` (0: from the newest)."""
+    head = conn.execute("SELECT last_transfer_id FROM accounts WHERE id = ?", (account_id,)).fetchone()[0]
+    if before_id:
+        touches, prev = _next_in_chain(conn, account_id, before_id)
+        if touches:  # the cursor is on this account's chain: continue right after it
+            head = prev
+        else:  # another asset's chain: skip this one's newer transfers
+            while head is not None and head >= before_id:
+                head = _next_in_chain(conn, account_id, head)[1]
+    ids: list[int] = []
+    while head is not None and len(ids) < limit:
+        ids.append(head)
+        head = _next_in_chain(conn, account_id, head)[1]
+    return ids
 
 
 def movements(conn: sqlite3.Connection, brand_id: int, external_id: str, asset_code: str | None,
@@ -39,20 +91,6 @@ def movements(conn: sqlite3.Connection, brand_id: int, external_id: str, asset_c
     """The customer's transfers, newest first, each with its side and the balance after it."""
     accounts = [r for r in customer_accounts(conn, brand_id, external_id)
                 if asset_code is None or r[0] == asset_code]
-    if not accounts:
-        return []
-    ids = [a[2] for a in accounts]
-    marks = ",".join("?" * len(ids))
-    bound = "AND t.id < ?" if before_id else ""
-    extra = (before_id,) if before_id else ()
-    return conn.execute(
-        f"SELECT * FROM (SELECT t.id, t.kind, t.code, t.amount, t.metadata, t.created_at_ms, s.code AS asset,"
-        f" s.scale, 1 AS incoming, t.cr_credits_posted - t.cr_debits_posted AS balance_after,"
-        f" d.kind AS other_kind, d.owner AS other_owner"
-        f" FROM transfers t JOIN assets s ON s.id = t.asset_id JOIN accounts d ON d.id = t.debit_account_id"
-        f" WHERE t.credit_account_id IN ({marks}) {bound}"
-        f" UNION ALL SELECT t.id, t.kind, t.code, t.amount, t.metadata, t.created_at_ms, s.code, s.scale, 0,"
-        f" t.dr_credits_posted - t.dr_debits_posted, c.kind, c.owner"
-        f" FROM transfers t JOIN assets s ON s.id = t.asset_id JOIN accounts c ON c.id = t.credit_account_id"
-        f" WHERE t.debit_account_id IN ({marks}) {bound}) ORDER BY id DESC LIMIT ?",
-        (*ids, *extra, *ids, *extra, limit)).fetchall()
+    merged = sorted(((tid, acct) for _, _, acct in accounts
+                     for tid in _history_ids(conn, acct, before_id, limit)), reverse=True)[:limit]
+    return [conn.execute(_MOVEMENT, {"acct": acct, "id": tid}).fetchone() for tid, acct in merged]

@@ -81,22 +81,25 @@ def _insert(conn: sqlite3.Connection, *, brand_id: int, asset_id: int, dr: Accou
             amount: int, kind: str, code: str, pending_id: int | None, timeout_at_ms: int | None,
             key: str | None, metadata: dict, now_ms: int, dr_after: Counters,
             cr_after: Counters) -> TransferRecord:
-    last = conn.execute("SELECT id, hash FROM transfers ORDER BY id DESC LIMIT 1").fetchone()
+    last = conn.execute("SELECT id, hash, created_at_ms FROM transfers ORDER BY id DESC LIMIT 1").fetchone()
     new_id, prev_hash = (last[0] + 1, last[1]) if last else (1, GENESIS_HASH)
+    if last and last[2] > now_ms:  # time never runs backwards along the ledger
+        now_ms = last[2]
     meta = canonical_json(metadata)
     fields = ChainFields(new_id, brand_id, asset_id, dr.id, cr.id, amount, kind, code, pending_id,
-                         timeout_at_ms, key, meta, now_ms)
+                         timeout_at_ms, key, meta, now_ms, dr.last_transfer_id, cr.last_transfer_id)
     conn.execute(
         "INSERT INTO transfers (id, brand_id, asset_id, debit_account_id, credit_account_id, amount,"
         " kind, code, pending_id, timeout_at_ms, idempotency_key, metadata,"
         " dr_debits_posted, dr_credits_posted, dr_debits_pending, dr_credits_pending,"
         " cr_debits_posted, cr_credits_posted, cr_debits_pending, cr_credits_pending,"
-        " created_at_ms, prev_hash, hash) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        " dr_prev_id, cr_prev_id, created_at_ms, prev_hash, hash)"
+        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
         (new_id, brand_id, asset_id, dr.id, cr.id, amount, kind, code, pending_id, timeout_at_ms,
-         key, meta, *dr_after.as_tuple(), *cr_after.as_tuple(), now_ms, prev_hash,
-         chain_hash(prev_hash, fields)))
-    save_counters(conn, dr.id, dr_after)
-    save_counters(conn, cr.id, cr_after)
+         key, meta, *dr_after.as_tuple(), *cr_after.as_tuple(), dr.last_transfer_id,
+         cr.last_transfer_id, now_ms, prev_hash, chain_hash(prev_hash, fields)))
+    save_counters(conn, dr.id, dr_after, new_id)
+    save_counters(conn, cr.id, cr_after, new_id)
     return TransferRecord(new_id, brand_id, asset_id, dr.id, cr.id, amount, kind, code, pending_id,
                           timeout_at_ms, key, json.loads(meta), now_ms, dr_after, cr_after)
 

@@ -70,29 +70,34 @@ def _open_holds(conn: sqlite3.Connection) -> list[str]:
 
 
 def _chain_and_snapshots(conn: sqlite3.Connection) -> list[str]:
-    """Recompute the hash chain; check each account's last balances-after = its counters."""
+    """Recompute the hash chain; check each account's history chain and that the balances-after
+    of its last transfer equal its counters."""
     problems: list[str] = []
     prev = GENESIS_HASH
-    last_after: dict[int, tuple] = {}
+    last: dict[int, tuple[int, tuple]] = {}  # account → (last transfer id, counters after it)
     cursor = conn.execute(
         "SELECT id, brand_id, asset_id, debit_account_id, credit_account_id, amount, kind, code,"
-        " pending_id, timeout_at_ms, idempotency_key, metadata, created_at_ms, prev_hash, hash,"
-        " dr_debits_posted, dr_credits_posted, dr_debits_pending, dr_credits_pending,"
+        " pending_id, timeout_at_ms, idempotency_key, metadata, created_at_ms, dr_prev_id, cr_prev_id,"
+        " prev_hash, hash, dr_debits_posted, dr_credits_posted, dr_debits_pending, dr_credits_pending,"
         " cr_debits_posted, cr_credits_posted, cr_debits_pending, cr_credits_pending"
         " FROM transfers ORDER BY id")
     for r in cursor:
-        expected = chain_hash(prev, ChainFields(*r[:13]))
-        if r[13] != prev or r[14] != expected:
+        if r[15] != prev or r[16] != chain_hash(prev, ChainFields(*r[:15])):
             problems.append(f"transfer {r[0]}: hash chain broken")
-            if len(problems) >= MAX_PROBLEMS:
-                break
-        prev = r[14]
-        last_after[r[3]] = tuple(r[15:19])
-        last_after[r[4]] = tuple(r[19:23])
-    for account_id, d_p, c_p, d_pe, c_pe in conn.execute(
-            "SELECT id, debits_posted, credits_posted, debits_pending, credits_pending FROM accounts"):
-        if last_after.get(account_id, (0, 0, 0, 0)) != (d_p, c_p, d_pe, c_pe):
-            problems.append(f"account {account_id}: balances-after of its last transfer differ from its counters")
+        for account_id, prev_id in ((r[3], r[13]), (r[4], r[14])):
+            if last.get(account_id, (None,))[0] != prev_id:
+                problems.append(f"transfer {r[0]}: history chain of account {account_id} broken")
+        if len(problems) >= MAX_PROBLEMS:
+            break
+        prev = r[16]
+        last[r[3]] = (r[0], tuple(r[17:21]))
+        last[r[4]] = (r[0], tuple(r[21:25]))
+    for account_id, head, *counters in conn.execute(
+            "SELECT id, last_transfer_id, debits_posted, credits_posted, debits_pending, credits_pending"
+            " FROM accounts"):
+        last_id, after = last.get(account_id, (None, (0, 0, 0, 0)))
+        if after != tuple(counters) or head != last_id:
+            problems.append(f"account {account_id}: its last transfer's balances-after or id differ from the account")
     return problems
 
 

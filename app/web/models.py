@@ -6,10 +6,11 @@ Unknown fields are refused.
 """
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 from typing import Annotated, Any, Literal, Optional
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, WithJsonSchema
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, WithJsonSchema
 
 from ..ledger.money import MAX_AMOUNT_MINOR
 
@@ -97,6 +98,11 @@ class ApiKeyOut(Out):
 
 
 # -- customers ---------------------------------------------------------------------------------
+def _real_date(value: str) -> str:
+    date.fromisoformat(value)  # ValueError for 1990-02-31
+    return value
+
+
 Tag = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 
 
@@ -106,7 +112,8 @@ class CustomerIn(In):
     status: Literal["active", "inactive", "blocked"] = "active"
     tags: Annotated[list[Tag], Field(max_length=50)] = []
     attributes: Annotated[dict[str, Any], Field(description="free-form JSON object, at most 4096 bytes")] = {}
-    birthdate: Optional[Annotated[str, StringConstraints(pattern=r"^\d{4}-\d{2}-\d{2}$")]] = None
+    birthdate: Optional[Annotated[str, StringConstraints(pattern=r"^\d{4}-\d{2}-\d{2}$"),
+                                  AfterValidator(_real_date)]] = None
 
 
 class CustomerOut(Out):

@@ -1,4 +1,4 @@
-"""Ops routes, no key needed: /health, /metrics, /openapi.json, /docs (Swagger UI, local files)."""
+"""Ops routes, no key needed: /health, /livez, /metrics, /openapi.json, /docs (Swagger UI, local files)."""
 from __future__ import annotations
 
 from ..store.migrations import schema_version
@@ -26,6 +26,13 @@ class HealthHandler(ApiHandler):
         self.reply(200 if ok else 503, {"status": "ok" if ok else "unavailable", "database": ok,
                                         "schema_version": version,
                                         "writer_queue_depth": self.runtime.writer.queue_depth})
+
+
+class LivenessHandler(ApiHandler):
+    OPS = {"get": Op("Liveness: the process answers (no database access)", access="public")}
+
+    async def get(self) -> None:
+        self.reply(200, {"status": "ok"})
 
 
 class MetricsHandler(ApiHandler):

@@ -14,6 +14,7 @@ from . import api_admin, api_customers, api_transfers, ops
 
 API = [
     ("/health", ops.HealthHandler),
+    ("/livez", ops.LivenessHandler),
     ("/metrics", ops.MetricsHandler),
     ("/openapi.json", ops.OpenApiHandler),
     ("/docs", ops.DocsHandler),
