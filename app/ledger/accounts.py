@@ -8,15 +8,14 @@ what pending credits will add once posted.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 ACCOUNT_KINDS = ("customer", "system", "wallet", "giftcard")
 # Per-brand, per-asset system accounts; they may run negative (no overdraft check).
 SYSTEM_ACCOUNTS = ("issuance", "revenue", "breakage", "payout_clearing")
 
 
-@dataclass(frozen=True, slots=True)
-class Counters:
+class Counters(NamedTuple):
     debits_posted: int = 0
     credits_posted: int = 0
     debits_pending: int = 0
@@ -35,11 +34,10 @@ class Counters:
         return self.credits_pending
 
     def as_tuple(self) -> tuple[int, int, int, int]:
-        return (self.debits_posted, self.credits_posted, self.debits_pending, self.credits_pending)
+        return tuple(self)
 
 
-@dataclass(frozen=True, slots=True)
-class Account:
+class Account(NamedTuple):
     id: int
     brand_id: int
     asset_id: int

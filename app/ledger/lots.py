@@ -8,22 +8,20 @@ Invariant: an account's live lots sum to its posted balance.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from .errors import LedgerError
 
 MS_PER_DAY = 86_400_000
 
 
-@dataclass(frozen=True, slots=True)
-class Lot:
+class Lot(NamedTuple):
     id: int
     remaining: int
     expires_at_ms: int
 
 
-@dataclass(frozen=True, slots=True)
-class Take:
+class Take(NamedTuple):
     lot_id: int
     amount: int
     expires_at_ms: int

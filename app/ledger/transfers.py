@@ -13,8 +13,8 @@ import hashlib
 import json
 import re
 from decimal import Decimal
-from dataclasses import dataclass, field, replace
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
 
 from .accounts import Account, Counters
 from .errors import InsufficientFunds, InvalidRequest, LedgerError, LimitExceeded
@@ -50,8 +50,9 @@ class TransferSpec:
     expires_at_ms: int | None = None
 
 
-def validate_spec(spec: TransferSpec) -> None:
-    """Raise `InvalidRequest` for a spec no account state could make valid."""
+def validate_spec(spec: TransferSpec) -> str:
+    """Raise `InvalidRequest` for a spec no account state could make valid; else return the
+    metadata's canonical JSON."""
     if not _CODE.match(spec.code):
         raise InvalidRequest("code must be lower-case letters, digits and _ (≤ 32)", code=spec.code)
     if spec.debit_account_id == spec.credit_account_id:
@@ -62,8 +63,10 @@ def validate_spec(spec: TransferSpec) -> None:
         raise InvalidRequest(f"timeout_s applies to pending transfers and must be 1..{MAX_TIMEOUT_S}")
     if spec.idempotency_key is not None and not 1 <= len(spec.idempotency_key) <= MAX_KEY_CHARS:
         raise InvalidRequest(f"idempotency key must be 1..{MAX_KEY_CHARS} characters")
-    if len(canonical_json(spec.metadata)) > MAX_METADATA_BYTES:
+    metadata = canonical_json(spec.metadata) if spec.metadata else "{}"
+    if len(metadata.encode()) > MAX_METADATA_BYTES:
         raise InvalidRequest(f"metadata is larger than {MAX_METADATA_BYTES} bytes")
+    return metadata
 
 
 def apply_transfer(kind: str, dr: Counters, cr: Counters, amount: int,
@@ -74,21 +77,22 @@ def apply_transfer(kind: str, dr: Counters, cr: Counters, amount: int,
     `amount` is what gets posted (post) or released (void/expire: amount == pending_amount).
     """
     if kind == "posted":
-        return (replace(dr, debits_posted=dr.debits_posted + amount),
-                replace(cr, credits_posted=cr.credits_posted + amount))
+        return (Counters(dr.debits_posted + amount, dr.credits_posted, dr.debits_pending, dr.credits_pending),
+                Counters(cr.debits_posted, cr.credits_posted + amount, cr.debits_pending, cr.credits_pending))
     if kind == "pending":
-        return (replace(dr, debits_pending=dr.debits_pending + amount),
-                replace(cr, credits_pending=cr.credits_pending + amount))
+        return (Counters(dr.debits_posted, dr.credits_posted, dr.debits_pending + amount, dr.credits_pending),
+                Counters(cr.debits_posted, cr.credits_posted, cr.debits_pending, cr.credits_pending + amount))
     posted = amount if kind == "post_pending" else 0
-    return (replace(dr, debits_pending=dr.debits_pending - pending_amount,
-                    debits_posted=dr.debits_posted + posted),
-            replace(cr, credits_pending=cr.credits_pending - pending_amount,
-                    credits_posted=cr.credits_posted + posted))
+    return (Counters(dr.debits_posted + posted, dr.credits_posted, dr.debits_pending - pending_amount,
+                     dr.credits_pending),
+            Counters(cr.debits_posted, cr.credits_posted + posted, cr.debits_pending,
+                     cr.credits_pending - pending_amount))
 
 
 def posting_error(account: Account, after: Counters) -> LedgerError | None:
     """Why `account` may not take on counters `after`, or None when it may."""
-    if any(c > MAX_COUNTER_MINOR for c in after.as_tuple()):
+    if after.credits_posted > MAX_COUNTER_MINOR or after.debits_posted > MAX_COUNTER_MINOR \
+            or after.credits_pending > MAX_COUNTER_MINOR or after.debits_pending > MAX_COUNTER_MINOR:
         return LimitExceeded("a balance would exceed the 64-bit limit", account_id=account.id)
     if account.no_overdraft and after.debits_posted + after.debits_pending > after.credits_posted:
         return InsufficientFunds(
@@ -113,8 +117,7 @@ def canonical_json(value: Any) -> str:
                       default=_json_number)
 
 
-@dataclass(frozen=True)
-class ChainFields:
+class ChainFields(NamedTuple):
     """The content a transfer's hash covers, in a fixed order."""
 
     id: int
@@ -135,9 +138,6 @@ class ChainFields:
 
 
 def chain_hash(prev_hash: str, f: ChainFields) -> str:
-    """SHA-256 over the previous hash and this transfer's content."""
-    text = "|".join(str(v) for v in (
-        prev_hash, f.id, f.brand_id, f.asset_id, f.debit_account_id, f.credit_account_id,
-        f.amount, f.kind, f.code, f.pending_id, f.timeout_at_ms, f.idempotency_key,
-        f.metadata, f.created_at_ms, f.dr_prev_id, f.cr_prev_id))
+    """SHA-256 over the previous hash and this transfer's content (fields joined by |)."""
+    text = prev_hash + "|" + "|".join(map(str, f))
     return hashlib.sha256(text.encode()).hexdigest()

@@ -25,6 +25,15 @@ def load_account(conn: sqlite3.Connection, account_id: int) -> Account:
     return _account(row)
 
 
+def load_pair(conn: sqlite3.Connection, debit_id: int, credit_id: int) -> tuple[Account, Account]:
+    """Both accounts of a transfer in one query."""
+    found = {row[0]: _account(row) for row in conn.execute(_SELECT + " WHERE a.id IN (?, ?)", (debit_id, credit_id))}
+    for account_id in (debit_id, credit_id):
+        if account_id not in found:
+            raise NotFound("no such account", account_id=account_id)
+    return found[debit_id], found[credit_id]
+
+
 def find_account(conn: sqlite3.Connection, asset: Asset, kind: str, owner: str) -> Account | None:
     row = conn.execute(_SELECT + " WHERE a.brand_id = ? AND a.asset_id = ? AND a.kind = ? AND a.owner = ?",
                        (asset.brand_id, asset.id, kind, owner)).fetchone()
@@ -48,7 +57,9 @@ def ensure_account(conn: sqlite3.Connection, asset: Asset, kind: str, owner: str
                    asset.expiry_days, Counters())
 
 
-def save_counters(conn: sqlite3.Connection, account_id: int, c: Counters, last_transfer_id: int) -> None:
-    conn.execute("UPDATE accounts SET debits_posted = ?, credits_posted = ?, debits_pending = ?,"
-                 " credits_pending = ?, last_transfer_id = ? WHERE id = ?",
-                 (*c.as_tuple(), last_transfer_id, account_id))
+def save_pair(conn: sqlite3.Connection, dr_id: int, dr: Counters, cr_id: int, cr: Counters,
+              last_transfer_id: int) -> None:
+    """Both accounts' counters after a transfer, and the transfer as their newest."""
+    conn.executemany("UPDATE accounts SET debits_posted = ?, credits_posted = ?, debits_pending = ?,"
+                     " credits_pending = ?, last_transfer_id = ? WHERE id = ?",
+                     ((*dr.as_tuple(), last_transfer_id, dr_id), (*cr.as_tuple(), last_transfer_id, cr_id)))

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from dataclasses import dataclass, replace
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, NamedTuple
 
 from ..ledger.accounts import Account, Counters
 from ..ledger.errors import (AlreadyResolved, BatchFailed, IdempotencyConflict, InvalidRequest,
@@ -17,7 +17,7 @@ from ..ledger.errors import (AlreadyResolved, BatchFailed, IdempotencyConflict, 
 from ..ledger.lots import Lot, Take, lot_expiry_ms, plan_consumption
 from ..ledger.transfers import (GENESIS_HASH, RESOLUTIONS, ChainFields, TransferSpec, apply_transfer,
                                 canonical_json, chain_hash, posting_error, validate_spec)
-from .accounts import load_account, save_counters
+from .accounts import load_pair, save_pair
 
 COLUMNS = ("id, brand_id, asset_id, debit_account_id, credit_account_id, amount, kind, code,"
            " pending_id, timeout_at_ms, idempotency_key, metadata, created_at_ms,"
@@ -25,8 +25,7 @@ COLUMNS = ("id, brand_id, asset_id, debit_account_id, credit_account_id, amount,
            " cr_debits_posted, cr_credits_posted, cr_debits_pending, cr_credits_pending")
 
 
-@dataclass(frozen=True)
-class TransferRecord:
+class TransferRecord(NamedTuple):
     id: int
     brand_id: int
     asset_id: int
@@ -65,7 +64,7 @@ def _by_key(conn: sqlite3.Connection, brand_id: int, key: str | None) -> Transfe
         return None
     row = conn.execute(f"SELECT {COLUMNS} FROM transfers WHERE brand_id = ? AND idempotency_key = ?",
                        (brand_id, key)).fetchone()
-    return replace(record_from_row(row), replayed=True) if row else None
+    return record_from_row(row)._replace(replayed=True) if row else None
 
 
 def _check_replay(found: TransferRecord, wanted: dict[str, Any]) -> TransferRecord:
@@ -79,13 +78,15 @@ def _check_replay(found: TransferRecord, wanted: dict[str, Any]) -> TransferReco
 
 def _insert(conn: sqlite3.Connection, *, brand_id: int, asset_id: int, dr: Account, cr: Account,
             amount: int, kind: str, code: str, pending_id: int | None, timeout_at_ms: int | None,
-            key: str | None, metadata: dict, now_ms: int, dr_after: Counters,
+            key: str | None, meta: str, now_ms: int, dr_after: Counters,
             cr_after: Counters) -> TransferRecord:
+    """Append the transfer row (hash-chained), then both accounts' counters.
+
+    The INSERT comes first: when it fails (a duplicate idempotency key) nothing is written."""
     last = conn.execute("SELECT id, hash, created_at_ms FROM transfers ORDER BY id DESC LIMIT 1").fetchone()
     new_id, prev_hash = (last[0] + 1, last[1]) if last else (1, GENESIS_HASH)
     if last and last[2] > now_ms:  # time never runs backwards along the ledger
         now_ms = last[2]
-    meta = canonical_json(metadata)
     fields = ChainFields(new_id, brand_id, asset_id, dr.id, cr.id, amount, kind, code, pending_id,
                          timeout_at_ms, key, meta, now_ms, dr.last_transfer_id, cr.last_transfer_id)
     conn.execute(
@@ -98,10 +99,10 @@ def _insert(conn: sqlite3.Connection, *, brand_id: int, asset_id: int, dr: Accou
         (new_id, brand_id, asset_id, dr.id, cr.id, amount, kind, code, pending_id, timeout_at_ms,
          key, meta, *dr_after.as_tuple(), *cr_after.as_tuple(), dr.last_transfer_id,
          cr.last_transfer_id, now_ms, prev_hash, chain_hash(prev_hash, fields)))
-    save_counters(conn, dr.id, dr_after, new_id)
-    save_counters(conn, cr.id, cr_after, new_id)
+    save_pair(conn, dr.id, dr_after, cr.id, cr_after, new_id)
     return TransferRecord(new_id, brand_id, asset_id, dr.id, cr.id, amount, kind, code, pending_id,
-                          timeout_at_ms, key, json.loads(meta), now_ms, dr_after, cr_after)
+                          timeout_at_ms, key, json.loads(meta) if meta != "{}" else {}, now_ms,
+                          dr_after, cr_after)
 
 
 def _apply_checked(kind: str, dr: Account, cr: Account, amount: int,
@@ -113,27 +114,42 @@ def _apply_checked(kind: str, dr: Account, cr: Account, amount: int,
     return dr_after, cr_after
 
 
-def create_transfer(conn: sqlite3.Connection, spec: TransferSpec, now_ms: int) -> TransferRecord:
-    """Write one posted or pending transfer, or raise and write nothing."""
-    validate_spec(spec)
-    kind = "pending" if spec.pending else "posted"
+def _replay_of(conn: sqlite3.Connection, spec: TransferSpec, kind: str, meta: str) -> TransferRecord | None:
+    """The transfer an earlier request with the spec's key made, if any (checked to match)."""
     found = _by_key(conn, spec.brand_id, spec.idempotency_key)
-    if found:
-        return _check_replay(found, {
-            "kind": kind, "asset_id": spec.asset_id, "debit_account_id": spec.debit_account_id,
-            "credit_account_id": spec.credit_account_id, "amount": spec.amount, "code": spec.code,
-            "metadata": json.loads(canonical_json(spec.metadata))})
-    dr, cr = load_account(conn, spec.debit_account_id), load_account(conn, spec.credit_account_id)
-    for account in (dr, cr):
-        if account.brand_id != spec.brand_id or account.asset_id != spec.asset_id:
-            raise InvalidRequest("both accounts must belong to the transfer's brand and asset",
-                                 account_id=account.id)
-    dr_after, cr_after = _apply_checked(kind, dr, cr, spec.amount)
-    timeout_at_ms = now_ms + spec.timeout_s * 1000 if spec.timeout_s else None
-    record = _insert(conn, brand_id=spec.brand_id, asset_id=spec.asset_id, dr=dr, cr=cr,
-                     amount=spec.amount, kind=kind, code=spec.code, pending_id=None,
-                     timeout_at_ms=timeout_at_ms, key=spec.idempotency_key, metadata=spec.metadata,
-                     now_ms=now_ms, dr_after=dr_after, cr_after=cr_after)
+    if found is None:
+        return None
+    return _check_replay(found, {
+        "kind": kind, "asset_id": spec.asset_id, "debit_account_id": spec.debit_account_id,
+        "credit_account_id": spec.credit_account_id, "amount": spec.amount, "code": spec.code,
+        "metadata": json.loads(meta)})
+
+
+def create_transfer(conn: sqlite3.Connection, spec: TransferSpec, now_ms: int) -> TransferRecord:
+    """Write one posted or pending transfer, or raise and write nothing.
+
+    A replay (same idempotency key) returns the original. The key is looked up only when the
+    transfer cannot be written as new (refused, or its INSERT hits the unique key), which keeps
+    the lookup off the common path; nothing is written before that point."""
+    meta = validate_spec(spec)
+    kind = "pending" if spec.pending else "posted"
+    try:
+        dr, cr = load_pair(conn, spec.debit_account_id, spec.credit_account_id)
+        for account in (dr, cr):
+            if account.brand_id != spec.brand_id or account.asset_id != spec.asset_id:
+                raise InvalidRequest("both accounts must belong to the transfer's brand and asset",
+                                     account_id=account.id)
+        dr_after, cr_after = _apply_checked(kind, dr, cr, spec.amount)
+        timeout_at_ms = now_ms + spec.timeout_s * 1000 if spec.timeout_s else None
+        record = _insert(conn, brand_id=spec.brand_id, asset_id=spec.asset_id, dr=dr, cr=cr,
+                         amount=spec.amount, kind=kind, code=spec.code, pending_id=None,
+                         timeout_at_ms=timeout_at_ms, key=spec.idempotency_key, meta=meta,
+                         now_ms=now_ms, dr_after=dr_after, cr_after=cr_after)
+    except (LedgerError, sqlite3.IntegrityError):
+        replay = _replay_of(conn, spec, kind, meta) if spec.idempotency_key else None
+        if replay is None:
+            raise
+        return replay
     if kind == "pending":
         conn.execute("INSERT INTO open_holds (transfer_id, brand_id, timeout_at_ms) VALUES (?, ?, ?)",
                      (record.id, spec.brand_id, timeout_at_ms))
@@ -169,12 +185,12 @@ def resolve_pending(conn: sqlite3.Connection, brand_id: int, pending_id: int, ac
     if kind != "expire_pending" and pending.timeout_at_ms is not None and now_ms >= pending.timeout_at_ms:
         raise AlreadyResolved("the pending transfer has timed out", transfer_id=str(pending_id),
                               status="expired")
-    dr = load_account(conn, pending.debit_account_id)
-    cr = load_account(conn, pending.credit_account_id)
+    dr, cr = load_pair(conn, pending.debit_account_id, pending.credit_account_id)
     dr_after, cr_after = _apply_checked(kind, dr, cr, posted, pending.amount)
     record = _insert(conn, brand_id=brand_id, asset_id=pending.asset_id, dr=dr, cr=cr, amount=posted,
                      kind=kind, code=pending.code, pending_id=pending_id, timeout_at_ms=None, key=key,
-                     metadata=pending.metadata, now_ms=now_ms, dr_after=dr_after, cr_after=cr_after)
+                     meta=canonical_json(pending.metadata), now_ms=now_ms, dr_after=dr_after,
+                     cr_after=cr_after)
     conn.execute("DELETE FROM open_holds WHERE transfer_id = ?", (pending_id,))
     if kind == "post_pending":
         _move_lots(conn, dr, cr, posted, record.id, now_ms, None, None)
