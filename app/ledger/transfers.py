@@ -13,7 +13,6 @@ import hashlib
 import json
 import re
 from decimal import Decimal
-from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from .accounts import Account, Counters
@@ -30,8 +29,7 @@ MAX_KEY_CHARS = 200
 MAX_TIMEOUT_S = 365 * 86400
 
 
-@dataclass(frozen=True)
-class TransferSpec:
+class TransferSpec(NamedTuple):
     """What a caller asks for: one debit account, one credit account, one amount."""
 
     brand_id: int
@@ -42,7 +40,7 @@ class TransferSpec:
     code: str
     pending: bool = False
     timeout_s: int | None = None
-    metadata: dict[str, Any] = field(default_factory=dict)
+    metadata: dict[str, Any] | None = None  # None: no metadata
     idempotency_key: str | None = None
     # For a debit of a lot-tracked account: consume this lot first (used by expiry).
     from_lot_id: int | None = None

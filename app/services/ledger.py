@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
-from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, NamedTuple
 
 from ..clock import SystemClock
 from ..ledger.assets import Asset, validate_asset
@@ -39,14 +38,13 @@ def check_customer_id(customer_id: object) -> str:
     return customer_id
 
 
-@dataclass(frozen=True)
-class Movement:
+class Movement(NamedTuple):
     """What a customer-facing call asks to move, in minor units."""
 
     asset_code: str
     amount_minor: int
     code: str
-    metadata: dict[str, Any] = field(default_factory=dict)
+    metadata: dict[str, Any] | None = None
     pending: bool = False
     timeout_s: int | None = None
     idempotency_key: str | None = None

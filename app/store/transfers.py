@@ -122,7 +122,7 @@ def _replay_of(conn: sqlite3.Connection, spec: TransferSpec, kind: str, meta: st
     return _check_replay(found, {
         "kind": kind, "asset_id": spec.asset_id, "debit_account_id": spec.debit_account_id,
         "credit_account_id": spec.credit_account_id, "amount": spec.amount, "code": spec.code,
-        "metadata": json.loads(meta)})
+        "metadata": json.loads(meta)})  # stored metadata is canonical JSON too
 
 
 def create_transfer(conn: sqlite3.Connection, spec: TransferSpec, now_ms: int) -> TransferRecord:

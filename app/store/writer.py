@@ -12,11 +12,10 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import logging
-import queue
 import sqlite3
 import threading
 import time
-from collections import defaultdict
+from collections import defaultdict, deque
 from dataclasses import dataclass, field
 from typing import Any, Callable, TypeVar
 
@@ -53,7 +52,11 @@ class WriterStats:
 class Writer:
     def __init__(self, db: DbSettings, *, queue_max: int = 20_000, batch_max: int = 512) -> None:
         self._db = db
-        self._queue: queue.Queue = queue.Queue(maxsize=queue_max)
+        # A deque (appends and pops are atomic) plus an event that wakes the thread when it
+        # sleeps: cheaper per command than queue.Queue's lock and two conditions.
+        self._items: deque = deque()
+        self._wakeup = threading.Event()
+        self._queue_max = queue_max
         self._batch_max = batch_max
         self._thread: threading.Thread | None = None
         self._closed = False
@@ -72,23 +75,24 @@ class Writer:
         if self._closed:
             return
         self._closed = True
-        self._queue.put(_STOP)
+        self._items.append(_STOP)
+        self._wakeup.set()
         if self._thread:
             self._thread.join()
 
     @property
     def queue_depth(self) -> int:
-        return self._queue.qsize()
+        return len(self._items)
 
     # -- submitting ---------------------------------------------------------------------
     def _put(self, item: tuple) -> None:
         if self._closed:
             raise Unavailable("the writer is shut down")
-        try:
-            self._queue.put_nowait(item)
-        except queue.Full:
-            raise Unavailable("too many writes waiting; retry shortly",
-                              queue_max=self._queue.maxsize) from None
+        if len(self._items) >= self._queue_max:
+            raise Unavailable("too many writes waiting; retry shortly", queue_max=self._queue_max)
+        self._items.append(item)
+        if not self._wakeup.is_set():
+            self._wakeup.set()
 
     async def submit(self, command: Command[T]) -> T:
         """Run `command` in the next batch; its result once the batch has committed."""
@@ -122,15 +126,14 @@ class Writer:
             conn.close()
 
     def _take_batch(self) -> tuple[list[tuple], bool]:
-        first = self._queue.get()
-        if first is _STOP:
-            return [], True
-        batch = [first]
-        while len(batch) < self._batch_max:
-            try:
-                item = self._queue.get_nowait()
-            except queue.Empty:
-                break
+        items = self._items
+        while not items:
+            self._wakeup.clear()
+            if not items:  # re-check after clear: a put in between has set the event again
+                self._wakeup.wait()
+        batch: list[tuple] = []
+        while items and len(batch) < self._batch_max:
+            item = items.popleft()
             if item is _STOP:
                 return batch, True
             batch.append(item)

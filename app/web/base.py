@@ -29,6 +29,7 @@ from .errors import ApiError, envelope, for_http_status, status_of
 log = logging.getLogger("app.http")
 MAX_PAGE = 200
 DEFAULT_PAGE = 50
+_DIGITS = re.compile(r"^[0-9]{1,18}$")  # ASCII only: str.isdigit() accepts "²"
 _KEY_HEADER = re.compile(r"^[\x21-\x7e]{1,200}$")
 
 
@@ -149,7 +150,7 @@ class ApiHandler(tornado.web.RequestHandler):
         raw = self.get_query_argument(name, None)
         if raw is None:
             return default
-        if not raw.isdigit() or not lo <= int(raw) <= hi:
+        if not _DIGITS.match(raw) or not lo <= int(raw) <= hi:
             raise InvalidRequest(f"{name} must be an integer {lo}..{hi}", field=name)
         return int(raw)
 
@@ -177,7 +178,7 @@ class ApiHandler(tornado.web.RequestHandler):
 
     @staticmethod
     def path_id(raw: str, name: str) -> int:
-        if not raw.isdigit() or len(raw) > 18:
+        if not _DIGITS.match(raw) or len(raw) > 18:
             raise NotFound(f"no such {name}", **{name: raw[:40]})
         return int(raw)
 
