@@ -2,9 +2,11 @@
 
 Callers submit a *command*, a plain function of the connection, and await its result.
 The thread takes every command waiting (up to `batch_max`), runs them in one
-`BEGIN IMMEDIATE … COMMIT`, each inside its own SAVEPOINT so that a failing command rolls
-back alone and raises its own error to its own caller, and resolves the futures only after
-COMMIT: a result means durable. One thread hop per batch, not per statement.
+`BEGIN IMMEDIATE … COMMIT` and resolves the futures only after COMMIT: a result means
+durable. A failing command rolls back alone and raises its own error to its own caller:
+the batch first runs without savepoints (the common case, two statements fewer per
+command); if a command fails, the transaction is rolled back and the batch runs again with
+each command in its own SAVEPOINT. One thread hop per batch, not per statement.
 The queue is bounded: when it is full, `submit` raises `Unavailable` at once.
 """
 from __future__ import annotations
@@ -119,7 +121,14 @@ class Writer:
             while True:
                 batch, stop = self._take_batch()
                 if batch:
-                    self._run_batch(conn, batch)
+                    try:
+                        self._run_batch(conn, batch)
+                    except Exception as exc:  # noqa: BLE001 - the thread must outlive a bug
+                        log.exception("writer failed a batch of %d", len(batch))
+                        if conn.in_transaction:
+                            conn.execute("ROLLBACK")
+                        self._resolve(batch, [(None, Unavailable(f"write failed: {type(exc).__name__}"))]
+                                      * len(batch))
                 if stop:
                     break
         finally:
@@ -140,14 +149,10 @@ class Writer:
         return batch, False
 
     def _run_batch(self, conn: sqlite3.Connection, batch: list[tuple]) -> None:
-        outcomes: list[tuple[Any, BaseException | None]] = []
         try:
-            conn.execute("BEGIN IMMEDIATE")
-            for command, _future, _loop in batch:
-                outcomes.append(self._run_one(conn, command))
-            started = time.perf_counter()
-            conn.execute("COMMIT")
-            self.stats.record(len(batch), (time.perf_counter() - started) * 1000)
+            outcomes = self._attempt(conn, batch, isolated=False)
+            if outcomes is None:  # a command failed: run the batch again, each in a SAVEPOINT
+                outcomes = self._attempt(conn, batch, isolated=True)
         except sqlite3.Error as exc:
             log.error("writer batch of %d failed: %s", len(batch), exc)
             if conn.in_transaction:
@@ -156,6 +161,30 @@ class Writer:
             outcomes = [(None, failure)] * len(batch)
         self.stats.failed_commands += sum(1 for _, exc in outcomes if exc is not None)
         self._resolve(batch, outcomes)
+
+    def _attempt(self, conn: sqlite3.Connection, batch: list[tuple],
+                 isolated: bool) -> list[tuple[Any, BaseException | None]] | None:
+        """Run the batch in one transaction and commit it.
+
+        Fast path (`isolated` False): no SAVEPOINTs; the first failing command rolls the whole
+        transaction back and returns None, and the caller re-runs the batch isolated: each
+        command in its own SAVEPOINT, so the failing one rolls back alone. Commands are plain
+        functions of the connection, so running one again after a rollback is safe."""
+        outcomes: list[tuple[Any, BaseException | None]] = []
+        conn.execute("BEGIN IMMEDIATE")
+        for command, _future, _loop in batch:
+            if isolated:
+                outcomes.append(self._run_one(conn, command))
+                continue
+            try:
+                outcomes.append((command(conn), None))
+            except Exception:  # noqa: BLE001 - retried isolated, where it reports its own error
+                conn.execute("ROLLBACK")
+                return None
+        started = time.perf_counter()
+        conn.execute("COMMIT")
+        self.stats.record(len(batch), (time.perf_counter() - started) * 1000)
+        return outcomes
 
     @staticmethod
     def _run_one(conn: sqlite3.Connection, command: Command) -> tuple[Any, BaseException | None]:
