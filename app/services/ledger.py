@@ -21,7 +21,7 @@ from ..store.customers import customer_id_of, ensure_customer
 from ..store.expiry import SweepResult, expire_due_holds, expire_due_lots
 from ..store.readers import Readers
 from ..store.transfers import (BatchItem, TransferRecord, TransferView, create_batch, create_transfer,
-                               describe, get_transfer, resolve_pending)
+                               describe, describe_many, get_transfer, resolve_pending)
 from ..store.writer import Writer
 
 # A caller's wrapper around a command, run in the same transaction (e.g. idempotency).
@@ -138,9 +138,10 @@ class LedgerService:
 
         def command(conn: sqlite3.Connection) -> list[BatchItem]:
             specs, early = [], {}
+            known: dict = {}  # customers and accounts resolved once per batch
             for index, (src, dst, m) in enumerate(items):
                 try:
-                    specs.append(self._customer_spec(conn, brand_id, assets[m.asset_code], src, dst, m, now))
+                    specs.append(self._customer_spec(conn, brand_id, assets[m.asset_code], src, dst, m, now, known))
                 except (NotFound, InvalidRequest, InsufficientFunds) as exc:
                     early[index] = exc
                     specs.append(None)
@@ -160,7 +161,7 @@ class LedgerService:
             lambda c: resolve_pending(c, brand_id, transfer_id, "void", now, None, key), wrap)
 
     async def get_transfer(self, brand_id: int, transfer_id: int) -> TransferView:
-        return await self.readers.read(lambda c: describe(c, get_transfer(c, brand_id, transfer_id)))
+        return self.readers.read_now(lambda c: describe(c, get_transfer(c, brand_id, transfer_id)))
 
     async def movements(self, brand_id: int, customer: str, asset_code: str | None, before_id: int,
                         limit: int) -> list[sqlite3.Row]:
@@ -182,15 +183,17 @@ class LedgerService:
     async def balances(self, brand_id: int, customer: str, as_of_ms: int | None = None) -> list[dict]:
         """Per asset: (code, scale, Counters) of the customer, now or as of a moment."""
         check_customer_id(customer)
+        if as_of_ms is None:  # one indexed query: run it in place
+            rows = self.readers.read_now(lambda c: balance_store.customer_balances(c, brand_id, customer))
+            if rows is None:
+                raise NotFound("no such customer", customer_id=customer)
+            return [{"asset": code, "scale": scale, "counters": counters} for code, scale, counters in rows]
 
         def query(conn: sqlite3.Connection) -> list[dict]:
             customer_id_of(conn, brand_id, customer)
-            out = []
-            for code, scale, account_id in balance_store.customer_accounts(conn, brand_id, customer):
-                counters = (balance_store.current_counters(conn, account_id) if as_of_ms is None
-                            else balance_store.counters_as_of(conn, account_id, as_of_ms))
-                out.append({"asset": code, "scale": scale, "counters": counters})
-            return out
+            return [{"asset": code, "scale": scale,
+                     "counters": balance_store.counters_as_of(conn, account_id, as_of_ms)}
+                    for code, scale, account_id in balance_store.customer_accounts(conn, brand_id, customer)]
         return await self.readers.read(query)
 
     # -- helpers ----------------------------------------------------------------------------
@@ -214,14 +217,23 @@ class LedgerService:
         return found.id
 
     def _customer_spec(self, conn: sqlite3.Connection, brand_id: int, asset: Asset, src: str, dst: str,
-                       m: Movement, now_ms: int) -> TransferSpec:
+                       m: Movement, now_ms: int, known: dict | None = None) -> TransferSpec:
+        """The spec of a customer-to-customer transfer. `known` memoises account ids within
+        one command (one transaction), where they cannot change."""
         check_customer_id(src)
         check_customer_id(dst)
         if src == dst:
             raise InvalidRequest("from_customer and to_customer must differ")
-        customer_id_of(conn, brand_id, src)
-        to = ensure_account(conn, asset, "customer", dst, now_ms, customer_id_of(conn, brand_id, dst))
-        return self._spec(asset, self._holder(conn, asset, src, m.amount_minor), to.id, m)
+        known = {} if known is None else known
+        source = known.get(("from", asset.id, src))
+        if source is None:
+            customer_id_of(conn, brand_id, src)
+            source = known[("from", asset.id, src)] = self._holder(conn, asset, src, m.amount_minor)
+        target = known.get(("to", asset.id, dst))
+        if target is None:
+            target = known[("to", asset.id, dst)] = ensure_account(
+                conn, asset, "customer", dst, now_ms, customer_id_of(conn, brand_id, dst)).id
+        return self._spec(asset, source, target, m)
 
 
 def _merge_batch(conn: sqlite3.Connection, specs: list, early: dict, atomic: bool,
@@ -254,6 +266,7 @@ def with_view(command: Callable[[sqlite3.Connection], Any]) -> Callable[[sqlite3
         if isinstance(result, TransferRecord):
             return describe(conn, result)
         if isinstance(result, list):
-            return [BatchItem(i.index, describe(conn, i.record) if i.record else None, i.error) for i in result]
+            views = iter(describe_many(conn, [i.record for i in result if i.record]))
+            return [BatchItem(i.index, next(views) if i.record else None, i.error) for i in result]
         return result
     return viewed

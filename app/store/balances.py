@@ -14,10 +14,17 @@ def customer_accounts(conn: sqlite3.Connection, brand_id: int, external_id: str)
         (brand_id, external_id))]
 
 
-def current_counters(conn: sqlite3.Connection, account_id: int) -> Counters:
-    row = conn.execute("SELECT debits_posted, credits_posted, debits_pending, credits_pending"
-                       " FROM accounts WHERE id = ?", (account_id,)).fetchone()
-    return Counters(*row) if row else Counters()
+def customer_balances(conn: sqlite3.Connection, brand_id: int, external_id: str) -> list[tuple] | None:
+    """(asset code, scale, Counters) per account of the customer, in one query; None when
+    the customer does not exist."""
+    rows = conn.execute(
+        "SELECT s.code, s.scale, a.debits_posted, a.credits_posted, a.debits_pending, a.credits_pending"
+        " FROM customers c LEFT JOIN accounts a ON a.customer_id = c.id"
+        " LEFT JOIN assets s ON s.id = a.asset_id WHERE c.brand_id = ? AND c.external_id = ? ORDER BY s.code",
+        (brand_id, external_id)).fetchall()
+    if not rows:
+        return None
+    return [(r[0], r[1], Counters(*r[2:6])) for r in rows if r[0] is not None]
 
 
 # An account's history, newest first: follow the chain from accounts.last_transfer_id through

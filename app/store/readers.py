@@ -1,8 +1,8 @@
 """Read-only connections: a small pool of threads, each with its own SQLite connection.
 
 A read is a whole function of a connection run in one thread hop (not one hop per
-statement), so a request that needs three queries pays one hop. WAL lets reads run
-beside the writer.
+statement), so a request that needs three queries pays one hop; point reads skip the hop
+and run on the caller's thread (`read_now`). WAL lets reads run beside the writer.
 """
 from __future__ import annotations
 
@@ -43,7 +43,15 @@ class Readers:
             conn.execute("COMMIT")
 
     async def read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run `fn` on a pool thread: for reads whose cost grows with the data (lists, history)."""
         return await asyncio.get_running_loop().run_in_executor(self._pool, self._call, fn)
+
+    def read_now(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run `fn` right here on the caller's thread (its own read-only connection).
+
+        For point reads (a few indexed rows, tens of µs): a thread hop costs more than the
+        read itself. WAL readers do not wait for the writer, so this does not stall the loop."""
+        return self._call(fn)
 
     def read_sync(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         return self._pool.submit(self._call, fn).result()
