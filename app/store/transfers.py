@@ -125,16 +125,23 @@ def _replay_of(conn: sqlite3.Connection, spec: TransferSpec, kind: str, meta: st
         "metadata": json.loads(meta)})  # stored metadata is canonical JSON too
 
 
-def create_transfer(conn: sqlite3.Connection, spec: TransferSpec, now_ms: int) -> TransferRecord:
+def create_transfer(conn: sqlite3.Connection, spec: TransferSpec, now_ms: int,
+                    accounts: dict[int, Account] | None = None) -> TransferRecord:
     """Write one posted or pending transfer, or raise and write nothing.
 
     A replay (same idempotency key) returns the original. The key is looked up only when the
     transfer cannot be written as new (refused, or its INSERT hits the unique key), which keeps
-    the lookup off the common path; nothing is written before that point."""
+    the lookup off the common path; nothing is written before that point.
+
+    `accounts`, when given, holds accounts as this transaction last wrote them (a batch keeps
+    them between its items instead of reading them again); it is updated here."""
     meta = validate_spec(spec)
     kind = "pending" if spec.pending else "posted"
     try:
-        dr, cr = load_pair(conn, spec.debit_account_id, spec.credit_account_id)
+        if accounts is not None and spec.debit_account_id in accounts and spec.credit_account_id in accounts:
+            dr, cr = accounts[spec.debit_account_id], accounts[spec.credit_account_id]
+        else:
+            dr, cr = load_pair(conn, spec.debit_account_id, spec.credit_account_id)
         for account in (dr, cr):
             if account.brand_id != spec.brand_id or account.asset_id != spec.asset_id:
                 raise InvalidRequest("both accounts must belong to the transfer's brand and asset",
@@ -150,6 +157,9 @@ def create_transfer(conn: sqlite3.Connection, spec: TransferSpec, now_ms: int) -
         if replay is None:
             raise
         return replay
+    if accounts is not None:
+        accounts[dr.id] = dr._replace(counters=record.dr_after, last_transfer_id=record.id)
+        accounts[cr.id] = cr._replace(counters=record.cr_after, last_transfer_id=record.id)
     if kind == "pending":
         conn.execute("INSERT INTO open_holds (transfer_id, brand_id, timeout_at_ms) VALUES (?, ?, ?)",
                      (record.id, spec.brand_id, timeout_at_ms))
@@ -216,17 +226,19 @@ def create_batch(conn: sqlite3.Connection, specs: list[TransferSpec], atomic: bo
     caller's transaction (or savepoint) undoes every item; items after a failure still run
     so that the error names every failing item."""
     items: list[BatchItem] = []
+    accounts: dict[int, Account] = {}
     for index, spec in enumerate(specs):
         if not atomic:
             conn.execute("SAVEPOINT batch_item")
         try:
-            items.append(BatchItem(index, record=create_transfer(conn, spec, now_ms)))
+            items.append(BatchItem(index, record=create_transfer(conn, spec, now_ms, accounts)))
             if not atomic:
                 conn.execute("RELEASE batch_item")
         except LedgerError as exc:
             if not atomic:
                 conn.execute("ROLLBACK TO batch_item")
                 conn.execute("RELEASE batch_item")
+                accounts.clear()  # what the rolled-back item wrote is gone: read afresh
             items.append(BatchItem(index, error=exc))
     failed = [i for i in items if i.error is not None]
     if atomic and failed:

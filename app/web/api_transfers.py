@@ -64,10 +64,12 @@ class TransfersHandler(ApiHandler):
 
 
 def batch_body(items: list, atomic: bool) -> dict:
+    """Per item: its transfer id and status, or its error (GET /v1/transfers/{id} for more)."""
     results = []
     for item in items:
         if item.record is not None:
-            results.append({"index": item.index, "ok": True, "transfer": render.transfer(item.record)})
+            results.append({"index": item.index, "ok": True, "transfer_id": str(item.record.record.id),
+                            "status": item.record.status})
         else:
             results.append({"index": item.index, "ok": False,
                             "error": envelope(item.error.code, item.error.message, item.error.details)["error"]})

@@ -217,7 +217,8 @@ class CustomerTransferOut(TransferOut):
 class BatchResultOut(Out):
     index: int
     ok: bool
-    transfer: Optional[TransferOut] = None
+    transfer_id: Optional[str] = None
+    status: Optional[Literal["posted", "pending"]] = None
     error: Optional[ErrorBody] = None
 
 

@@ -138,3 +138,18 @@ def test_assets(shop):
     err(shop.post("/v1/assets", json={"code": "X", "scale": 19, "kind": "points"}), 400, "invalid_request")
     assert credit(shop, "s", "7", asset="STARS")["balance"] == "7"
     err(shop.post("/v1/customers/s/credit", json={"asset": "STARS", "amount": "7.5"}), 400, "invalid_amount")
+
+
+def test_batch_touching_the_same_accounts_many_times(shop):
+    for who in ("r1", "r2", "r3"):
+        credit(shop, who, "1.00")
+    ring = ["r1", "r2", "r3"]
+    items = [{"from_customer": ring[i % 3], "to_customer": ring[(i + 1) % 3], "asset": "CREDITS",
+              "amount": "0.10"} for i in range(60)]
+    items.insert(30, {"from_customer": "r1", "to_customer": "r2", "asset": "CREDITS", "amount": "9.00"})
+    r = shop.post("/v1/transfers/batch", json={"atomic": False, "transfers": items}).json()
+    assert r["applied"] == 60 and not r["results"][30]["ok"]
+    assert [b["balances"][0]["balance"] for b in (shop.get(f"/v1/customers/{w}/balances").json() for w in ring)] \
+        == ["1.00", "1.00", "1.00"]
+    moves = shop.get("/v1/customers/r2/movements", params={"limit": 200}).json()["data"]
+    assert len(moves) == 41 and moves[0]["balance_after"] == "1.00"
