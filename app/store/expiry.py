@@ -14,6 +14,7 @@ from ..ledger.lots import expirable
 from ..ledger.transfers import TransferSpec
 from .accounts import ensure_account, load_account
 from .brands import asset_by_id
+from .sqlite import rollback_to
 from .transfers import create_transfer, resolve_pending
 
 log = logging.getLogger(__name__)
@@ -34,8 +35,7 @@ def _each(conn: sqlite3.Connection, items: list, apply) -> SweepResult:
             conn.execute("RELEASE sweep_item")
             done += 1
         except (LedgerError, sqlite3.Error) as exc:
-            conn.execute("ROLLBACK TO sweep_item")
-            conn.execute("RELEASE sweep_item")
+            rollback_to(conn, "sweep_item")
             log.error("sweep item %r failed: %s", item, exc)
             failed += 1
     return SweepResult(done, failed)

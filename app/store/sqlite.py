@@ -20,15 +20,45 @@ class DbSettings:
                    config.sqlite_cache_mb, config.sqlite_wal_autocheckpoint_pages)
 
 
+class LedgerConnection(sqlite3.Connection):
+    """A connection that remembers the newest transfer (id, hash, time) it wrote in the open
+    transaction, so the next transfer need not read it back. The memory is cleared at every
+    BEGIN and every rollback (`begin`, `rollback`, `rollback_to`), the only ways the tip can
+    change other than by writing a transfer; within a write transaction no other
+    connection can write."""
+
+    chain_tip: tuple[int, str, int] | None = None
+
+
+def begin(conn: sqlite3.Connection) -> None:
+    conn.chain_tip = None
+    conn.execute("BEGIN IMMEDIATE")
+
+
+def rollback(conn: sqlite3.Connection) -> None:
+    conn.chain_tip = None
+    if conn.in_transaction:
+        conn.execute("ROLLBACK")
+
+
+def rollback_to(conn: sqlite3.Connection, savepoint: str) -> None:
+    """Undo everything since SAVEPOINT `savepoint`, and close it."""
+    conn.chain_tip = None
+    conn.execute(f"ROLLBACK TO {savepoint}")
+    conn.execute(f"RELEASE {savepoint}")
+
+
 def connect(db: DbSettings, *, readonly: bool = False, check_same_thread: bool = True) -> sqlite3.Connection:
     """A connection in autocommit mode (transactions are explicit), WAL, foreign keys on."""
     if readonly:
         conn = sqlite3.connect(f"file:{os.path.abspath(db.path)}?mode=ro", uri=True,
-                               isolation_level=None, check_same_thread=check_same_thread)
+                               isolation_level=None, check_same_thread=check_same_thread,
+                               factory=LedgerConnection)
     else:
         folder = os.path.dirname(os.path.abspath(db.path))
         os.makedirs(folder, exist_ok=True)
-        conn = sqlite3.connect(db.path, isolation_level=None, check_same_thread=check_same_thread)
+        conn = sqlite3.connect(db.path, isolation_level=None, check_same_thread=check_same_thread,
+                               factory=LedgerConnection)
     conn.row_factory = sqlite3.Row
     conn.execute(f"PRAGMA busy_timeout = {int(db.busy_timeout_ms)}")
     if not readonly:

@@ -18,6 +18,7 @@ from ..ledger.lots import Lot, Take, lot_expiry_ms, plan_consumption
 from ..ledger.transfers import (GENESIS_HASH, RESOLUTIONS, ChainFields, TransferSpec, apply_transfer,
                                 canonical_json, chain_hash, posting_error, validate_spec)
 from .accounts import load_pair, save_pair
+from .sqlite import LedgerConnection, rollback_to
 
 COLUMNS = ("id, brand_id, asset_id, debit_account_id, credit_account_id, amount, kind, code,"
            " pending_id, timeout_at_ms, idempotency_key, metadata, created_at_ms,"
@@ -83,12 +84,14 @@ def _insert(conn: sqlite3.Connection, *, brand_id: int, asset_id: int, dr: Accou
     """Append the transfer row (hash-chained), then both accounts' counters.
 
     The INSERT comes first: when it fails (a duplicate idempotency key) nothing is written."""
-    last = conn.execute("SELECT id, hash, created_at_ms FROM transfers ORDER BY id DESC LIMIT 1").fetchone()
+    last = getattr(conn, "chain_tip", None) or conn.execute(
+        "SELECT id, hash, created_at_ms FROM transfers ORDER BY id DESC LIMIT 1").fetchone()
     new_id, prev_hash = (last[0] + 1, last[1]) if last else (1, GENESIS_HASH)
     if last and last[2] > now_ms:  # time never runs backwards along the ledger
         now_ms = last[2]
     fields = ChainFields(new_id, brand_id, asset_id, dr.id, cr.id, amount, kind, code, pending_id,
                          timeout_at_ms, key, meta, now_ms, dr.last_transfer_id, cr.last_transfer_id)
+    new_hash = chain_hash(prev_hash, fields)
     conn.execute(
         "INSERT INTO transfers (id, brand_id, asset_id, debit_account_id, credit_account_id, amount,"
         " kind, code, pending_id, timeout_at_ms, idempotency_key, metadata,"
@@ -98,7 +101,9 @@ def _insert(conn: sqlite3.Connection, *, brand_id: int, asset_id: int, dr: Accou
         " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
         (new_id, brand_id, asset_id, dr.id, cr.id, amount, kind, code, pending_id, timeout_at_ms,
          key, meta, *dr_after.as_tuple(), *cr_after.as_tuple(), dr.last_transfer_id,
-         cr.last_transfer_id, now_ms, prev_hash, chain_hash(prev_hash, fields)))
+         cr.last_transfer_id, now_ms, prev_hash, new_hash))
+    if isinstance(conn, LedgerConnection):
+        conn.chain_tip = (new_id, new_hash, now_ms)
     save_pair(conn, dr.id, dr_after, cr.id, cr_after, new_id)
     return TransferRecord(new_id, brand_id, asset_id, dr.id, cr.id, amount, kind, code, pending_id,
                           timeout_at_ms, key, json.loads(meta) if meta != "{}" else {}, now_ms,
@@ -236,8 +241,7 @@ def create_batch(conn: sqlite3.Connection, specs: list[TransferSpec], atomic: bo
                 conn.execute("RELEASE batch_item")
         except LedgerError as exc:
             if not atomic:
-                conn.execute("ROLLBACK TO batch_item")
-                conn.execute("RELEASE batch_item")
+                rollback_to(conn, "batch_item")
                 accounts.clear()  # what the rolled-back item wrote is gone: read afresh
             items.append(BatchItem(index, error=exc))
     failed = [i for i in items if i.error is not None]

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, TypeVar
 
 from ..ledger.errors import Unavailable
-from .sqlite import DbSettings, connect
+from .sqlite import DbSettings, begin, connect, rollback, rollback_to
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -125,8 +125,7 @@ class Writer:
                         self._run_batch(conn, batch)
                     except Exception as exc:  # noqa: BLE001 - the thread must outlive a bug
                         log.exception("writer failed a batch of %d", len(batch))
-                        if conn.in_transaction:
-                            conn.execute("ROLLBACK")
+                        rollback(conn)
                         self._resolve(batch, [(None, Unavailable(f"write failed: {type(exc).__name__}"))]
                                       * len(batch))
                 if stop:
@@ -155,8 +154,7 @@ class Writer:
                 outcomes = self._attempt(conn, batch, isolated=True)
         except sqlite3.Error as exc:
             log.error("writer batch of %d failed: %s", len(batch), exc)
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
+            rollback(conn)
             failure = Unavailable("the database could not commit; nothing was written")
             outcomes = [(None, failure)] * len(batch)
         self.stats.failed_commands += sum(1 for _, exc in outcomes if exc is not None)
@@ -171,7 +169,7 @@ class Writer:
         command in its own SAVEPOINT, so the failing one rolls back alone. Commands are plain
         functions of the connection, so running one again after a rollback is safe."""
         outcomes: list[tuple[Any, BaseException | None]] = []
-        conn.execute("BEGIN IMMEDIATE")
+        begin(conn)
         for command, _future, _loop in batch:
             if isolated:
                 outcomes.append(self._run_one(conn, command))
@@ -179,7 +177,7 @@ class Writer:
             try:
                 outcomes.append((command(conn), None))
             except Exception:  # noqa: BLE001 - retried isolated, where it reports its own error
-                conn.execute("ROLLBACK")
+                rollback(conn)
                 return None
         started = time.perf_counter()
         conn.execute("COMMIT")
@@ -192,8 +190,7 @@ class Writer:
         try:
             result = command(conn)
         except Exception as exc:  # noqa: BLE001 - each command's error goes to its caller
-            conn.execute("ROLLBACK TO command")
-            conn.execute("RELEASE command")
+            rollback_to(conn, "command")
             return None, exc
         conn.execute("RELEASE command")
         return result, None
