@@ -100,8 +100,11 @@ async def writer_rate(db: DbSettings, brand: int, asset: int, ids: list[int], se
     return done / elapsed
 
 
-def raw_rate(db: DbSettings, ids: list[int], asset: int, brand: int, seconds: float) -> float:
-    """The ceiling: five statements per transfer, 100 transfers per transaction, no Python ledger."""
+def raw_rate(db: DbSettings, ids: list[int], asset: int, brand: int, seconds: float, callers: int,
+             tag: str) -> float:
+    """The ceiling: five statements per transfer, 100 transfers per transaction, no Python ledger.
+    Keys follow the writer run's pattern (one sequence per caller), so both update the
+    idempotency index alike."""
     conn = connect(db)
     rng = random.Random(7)
     last = conn.execute("SELECT id, hash FROM transfers ORDER BY id DESC LIMIT 1").fetchone()
@@ -118,7 +121,8 @@ def raw_rate(db: DbSettings, ids: list[int], asset: int, brand: int, seconds: fl
             cb = conn.execute("SELECT debits_posted, credits_posted, debits_pending, credits_pending FROM accounts WHERE id = ?", (b,)).fetchone()
             conn.execute("UPDATE accounts SET debits_posted = ?, last_transfer_id = ? WHERE id = ?", (da[0] + amount, next_id, a))
             conn.execute("UPDATE accounts SET credits_posted = ?, last_transfer_id = ? WHERE id = ?", (cb[1] + amount, next_id, b))
-            key = f"raw-{next_id}"
+            key = f"{tag}-{done % callers}-{done // callers}"
+            done += 1
             h = chain_hash(prev, ChainFields(next_id, brand, asset, a, b, amount, "posted", "transfer", None, None, key,
                                              "{}", 2, heads[a], heads[b]))
             conn.execute(
@@ -132,7 +136,6 @@ def raw_rate(db: DbSettings, ids: list[int], asset: int, brand: int, seconds: fl
             heads[a] = heads[b] = next_id
             prev, next_id = h, next_id + 1
         conn.execute("COMMIT")
-        done += 100
     elapsed = time.perf_counter() - started
     conn.close()
     return done / elapsed
@@ -152,10 +155,10 @@ def main() -> None:
         brand, asset, ids = setup(db)
         fill(db, brand, asset, ids, 10_000)
         w_small = asyncio.run(writer_rate(db, brand, asset, ids, args.seconds, args.callers, "small"))
-        raw_small = raw_rate(db, ids, asset, brand, args.seconds)
+        raw_small = raw_rate(db, ids, asset, brand, args.seconds, args.callers, "raw-small")
         fill(db, brand, asset, ids, args.big)
         w_big = asyncio.run(writer_rate(db, brand, asset, ids, args.seconds, args.callers, "big"))
-        raw_big = raw_rate(db, ids, asset, brand, args.seconds)
+        raw_big = raw_rate(db, ids, asset, brand, args.seconds, args.callers, "raw-big")
         conn = connect(db, readonly=True)
         from app.store.verify import verify
         problems = verify(conn) if args.big <= 200_000 else ["(verify skipped above 200k)"]

@@ -3,8 +3,8 @@
 `idempotent(request, command)` wraps a writer command: inside the same transaction it looks
 the key up; a stored response for the same request is returned as a `Replay`; for a
 different request it raises `IdempotencyConflict` naming the first field that differs;
-otherwise it runs the command, renders the response with the caller's pure `render`, and
-stores it beside the effect. Failed commands store nothing, so a retry runs again.
+otherwise it runs the command, renders the response with the caller's pure `render`, stores
+it beside the effect and returns it as `Stored` (so it is rendered once). Failed commands store nothing, so a retry runs again.
 """
 from __future__ import annotations
 
@@ -20,6 +20,15 @@ from ..store import idempotency as store
 
 @dataclass(frozen=True)
 class Replay:
+    status: int
+    body: dict
+
+
+@dataclass(frozen=True)
+class Stored:
+    """A first response: the command's result and the response stored for its replays."""
+
+    result: Any
     status: int
     body: dict
 
@@ -59,5 +68,5 @@ def idempotent(request: IdempotentRequest, command: Callable[[sqlite3.Connection
         status, body = render(result)
         store.insert(conn, request.scope, request.key, request.method, request.path,
                      canonical_json(request.body), status, canonical_json(body), request.now_ms)
-        return result
+        return Stored(result, status, body)
     return wrapped

@@ -105,7 +105,8 @@ class LedgerService:
             customer_row = ensure_customer(conn, brand_id, customer, now)
             to = ensure_account(conn, asset, "customer", customer, now, customer_row)
             issuance = ensure_account(conn, asset, "system", "issuance", now)
-            return create_transfer(conn, self._spec(asset, issuance.id, to.id, m), now)
+            return create_transfer(conn, self._spec(asset, issuance.id, to.id, m), now,
+                                   {to.id: to, issuance.id: issuance})
         return await self._submit(command, wrap)
 
     async def debit(self, brand_id: int, customer: str, m: Movement, wrap: Wrap = None) -> TransferRecord:

@@ -22,7 +22,7 @@ import tornado.web
 from pydantic import BaseModel, ValidationError
 
 from ..ledger.errors import InvalidRequest, LedgerError, NotFound
-from ..services.idempotency import IdempotentRequest, Replay, idempotent
+from ..services.idempotency import IdempotentRequest, Replay, Stored, idempotent
 from ..services.keys import Principal
 from .errors import ApiError, envelope, for_http_status, status_of
 
@@ -208,8 +208,10 @@ class ApiHandler(tornado.web.RequestHandler):
         if isinstance(result, Replay):
             self.set_header("Idempotent-Replayed", "true")
             self.reply(result.status, result.body)
-            return
-        self.reply(*(reply_render or render)(result))
+        elif isinstance(result, Stored) and reply_render is None:
+            self.reply(result.status, result.body)
+        else:
+            self.reply(*(reply_render or render)(result.result if isinstance(result, Stored) else result))
 
     # -- output ---------------------------------------------------------------------------------
     def reply(self, status: int, body: Any) -> None:
