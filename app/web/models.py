@@ -154,24 +154,24 @@ class MovementOut(Out):
 
 
 # -- money movement ------------------------------------------------------------------------------
-class CreditIn(In):
+class _MoveIn(In):
+    """What every request that moves value says."""
+
     asset: AssetCode
     amount: Amount
-    reason: Optional[Code] = Field(None, description="transfer code; default earn (credit) or spend (debit)")
     metadata: Metadata = {}
     pending: bool = False
     timeout_s: Optional[Annotated[int, Field(ge=1, le=365 * 86400)]] = None
 
 
-class TransferIn(In):
+class CreditIn(_MoveIn):
+    reason: Optional[Code] = Field(None, description="transfer code; default earn (credit) or spend (debit)")
+
+
+class TransferIn(_MoveIn):
     from_customer: CustomerId
     to_customer: CustomerId
-    asset: AssetCode
-    amount: Amount
     reason: Optional[Code] = Field(None, description="transfer code; default transfer")
-    metadata: Metadata = {}
-    pending: bool = False
-    timeout_s: Optional[Annotated[int, Field(ge=1, le=365 * 86400)]] = None
 
 
 class BatchIn(In):
