@@ -17,7 +17,7 @@ from ..ledger.transfers import TransferSpec
 from ..store import balances as balance_store
 from ..store import brands as brand_store
 from ..store.accounts import ensure_account, find_account
-from ..store.customers import customer_id_of, ensure_customer
+from ..store.customers import accounts_of_customers, customer_id_of, ensure_customer
 from ..store.expiry import SweepResult, expire_due_holds, expire_due_lots
 from ..store.readers import Readers
 from ..store.transfers import (BatchItem, TransferRecord, TransferView, create_batch, create_transfer,
@@ -140,6 +140,10 @@ class LedgerService:
         def command(conn: sqlite3.Connection) -> list[BatchItem]:
             specs, early = [], {}
             known: dict = {}  # customers and accounts resolved once per batch
+            for asset in assets.values():
+                names = sorted({n for s, d, m in items if m.asset_code == asset.code for n in (s, d)})
+                for name, ids in accounts_of_customers(conn, brand_id, asset.id, names).items():
+                    known[(asset.id, name)] = ids
             for index, (src, dst, m) in enumerate(items):
                 try:
                     specs.append(self._customer_spec(conn, brand_id, assets[m.asset_code], src, dst, m, now, known))
@@ -226,15 +230,21 @@ class LedgerService:
         if src == dst:
             raise InvalidRequest("from_customer and to_customer must differ")
         known = {} if known is None else known
-        source = known.get(("from", asset.id, src))
+        for name in (src, dst):
+            if (asset.id, name) not in known:
+                found = accounts_of_customers(conn, brand_id, asset.id, [name])
+                known[(asset.id, name)] = found.get(name)
+        source, target = known[(asset.id, src)], known[(asset.id, dst)]
         if source is None:
-            customer_id_of(conn, brand_id, src)
-            source = known[("from", asset.id, src)] = self._holder(conn, asset, src, m.amount_minor)
-        target = known.get(("to", asset.id, dst))
+            raise NotFound("no such customer", customer_id=src)
         if target is None:
-            target = known[("to", asset.id, dst)] = ensure_account(
-                conn, asset, "customer", dst, now_ms, customer_id_of(conn, brand_id, dst)).id
-        return self._spec(asset, source, target, m)
+            raise NotFound("no such customer", customer_id=dst)
+        if source[1] is None:  # no account for this asset yet: nothing to spend
+            raise InsufficientFunds("insufficient funds", available="0", requested=str(m.amount_minor))
+        if target[1] is None:
+            account = ensure_account(conn, asset, "customer", dst, now_ms, target[0])
+            target = known[(asset.id, dst)] = (target[0], account.id)
+        return self._spec(asset, source[1], target[1], m)
 
 
 def _merge_batch(conn: sqlite3.Connection, specs: list, early: dict, atomic: bool,

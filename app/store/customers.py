@@ -1,6 +1,7 @@
 """Customers: the brand's own ids (e.g. an email) mapped to rows; created on first use."""
 from __future__ import annotations
 
+import json
 import sqlite3
 
 from ..ledger.errors import NotFound
@@ -61,3 +62,13 @@ def list_customers(conn: sqlite3.Connection, brand_id: int, status: str | None, 
         args.append(tag)
     return conn.execute(f"SELECT * FROM customers WHERE {' AND '.join(where)} ORDER BY id LIMIT ?",
                         (*args, limit)).fetchall()
+
+
+def accounts_of_customers(conn: sqlite3.Connection, brand_id: int, asset_id: int,
+                          names: list[str]) -> dict[str, tuple[int, int | None]]:
+    """name → (customer row id, its account id for the asset or None), in one query."""
+    return {r[0]: (r[1], r[2]) for r in conn.execute(
+        "SELECT c.external_id, c.id, a.id FROM customers c LEFT JOIN accounts a"
+        " ON a.customer_id = c.id AND a.asset_id = ? AND a.kind = 'customer'"
+        " WHERE c.brand_id = ? AND c.external_id IN (SELECT value FROM json_each(?))",
+        (asset_id, brand_id, json.dumps(names)))}
