@@ -33,9 +33,6 @@ class Counters(NamedTuple):
     def pending(self) -> int:
         return self.credits_pending
 
-    def as_tuple(self) -> tuple[int, int, int, int]:
-        return tuple(self)
-
 
 class Account(NamedTuple):
     id: int

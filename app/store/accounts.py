@@ -62,4 +62,4 @@ def save_pair(conn: sqlite3.Connection, dr_id: int, dr: Counters, cr_id: int, cr
     """Both accounts' counters after a transfer, and the transfer as their newest."""
     conn.executemany("UPDATE accounts SET debits_posted = ?, credits_posted = ?, debits_pending = ?,"
                      " credits_pending = ?, last_transfer_id = ? WHERE id = ?",
-                     ((*dr.as_tuple(), last_transfer_id, dr_id), (*cr.as_tuple(), last_transfer_id, cr_id)))
+                     ((*dr, last_transfer_id, dr_id), (*cr, last_transfer_id, cr_id)))

@@ -100,7 +100,7 @@ def _insert(conn: sqlite3.Connection, *, brand_id: int, asset_id: int, dr: Accou
         " dr_prev_id, cr_prev_id, created_at_ms, prev_hash, hash)"
         " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
         (new_id, brand_id, asset_id, dr.id, cr.id, amount, kind, code, pending_id, timeout_at_ms,
-         key, meta, *dr_after.as_tuple(), *cr_after.as_tuple(), dr.last_transfer_id,
+         key, meta, *dr_after, *cr_after, dr.last_transfer_id,
          cr.last_transfer_id, now_ms, prev_hash, new_hash))
     if isinstance(conn, LedgerConnection):
         conn.chain_tip = (new_id, new_hash, now_ms)
@@ -163,8 +163,8 @@ def create_transfer(conn: sqlite3.Connection, spec: TransferSpec, now_ms: int,
             raise
         return replay
     if accounts is not None:
-        accounts[dr.id] = dr._replace(counters=record.dr_after, last_transfer_id=record.id)
-        accounts[cr.id] = cr._replace(counters=record.cr_after, last_transfer_id=record.id)
+        accounts[dr.id] = Account(*dr[:8], record.dr_after, record.id)  # Account._replace is slow
+        accounts[cr.id] = Account(*cr[:8], record.cr_after, record.id)
     if kind == "pending":
         conn.execute("INSERT INTO open_holds (transfer_id, brand_id, timeout_at_ms) VALUES (?, ?, ?)",
                      (record.id, spec.brand_id, timeout_at_ms))

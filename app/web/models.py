@@ -159,7 +159,7 @@ class _MoveIn(In):
 
     asset: AssetCode
     amount: Amount
-    metadata: Metadata = {}
+    metadata: Metadata = Field(default_factory=dict)
     pending: bool = False
     timeout_s: Optional[Annotated[int, Field(ge=1, le=365 * 86400)]] = None
 
