@@ -1,6 +1,7 @@
 """Accounts: lookup, creation on first use, and counter updates."""
 from __future__ import annotations
 
+import json
 import sqlite3
 
 from ..ledger.accounts import Account, Counters, overdraft_forbidden_for
@@ -32,6 +33,19 @@ def load_pair(conn: sqlite3.Connection, debit_id: int, credit_id: int) -> tuple[
         if account_id not in found:
             raise NotFound("no such account", account_id=account_id)
     return found[debit_id], found[credit_id]
+
+
+def load_many(conn: sqlite3.Connection, account_ids: set[int]) -> dict[int, Account]:
+    """The accounts that exist among `account_ids`, in one query."""
+    return {row[0]: _account(row) for row in conn.execute(
+        _SELECT + " WHERE a.id IN (SELECT value FROM json_each(?))", (json.dumps(sorted(account_ids)),))}
+
+
+def save_many(conn: sqlite3.Connection, accounts: list[Account]) -> None:
+    """Accounts' counters and newest transfer, as held in memory by a batch."""
+    conn.executemany("UPDATE accounts SET debits_posted = ?, credits_posted = ?, debits_pending = ?,"
+                     " credits_pending = ?, last_transfer_id = ? WHERE id = ?",
+                     [(*a.counters, a.last_transfer_id, a.id) for a in accounts])
 
 
 def find_account(conn: sqlite3.Connection, asset: Asset, kind: str, owner: str) -> Account | None:

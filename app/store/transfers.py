@@ -17,7 +17,7 @@ from ..ledger.errors import (AlreadyResolved, BatchFailed, IdempotencyConflict, 
 from ..ledger.lots import Lot, Take, lot_expiry_ms, plan_consumption
 from ..ledger.transfers import (GENESIS_HASH, RESOLUTIONS, ChainFields, TransferSpec, apply_transfer,
                                 canonical_json, chain_hash, posting_error, validate_spec)
-from .accounts import load_pair, save_pair
+from .accounts import load_many, load_pair, save_many, save_pair
 from .sqlite import LedgerConnection, rollback_to
 
 COLUMNS = ("id, brand_id, asset_id, debit_account_id, credit_account_id, amount, kind, code,"
@@ -77,34 +77,59 @@ def _check_replay(found: TransferRecord, wanted: dict[str, Any]) -> TransferReco
     return found
 
 
+_INSERT = (
+    "INSERT INTO transfers (id, brand_id, asset_id, debit_account_id, credit_account_id, amount,"
+    " kind, code, pending_id, timeout_at_ms, idempotency_key, metadata,"
+    " dr_debits_posted, dr_credits_posted, dr_debits_pending, dr_credits_pending,"
+    " cr_debits_posted, cr_credits_posted, cr_debits_pending, cr_credits_pending,"
+    " dr_prev_id, cr_prev_id, created_at_ms, prev_hash, hash)"
+    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)")
+
+
+class _Deferred:
+    """Rows a batch writes at its end in a few `executemany` calls instead of item by item.
+
+    Every check runs in Python on the accounts the batch holds in memory, so an item that
+    fails has written nothing; the batch's rows, holds and final account states are then
+    written together. `tip` is the newest transfer, written or not."""
+
+    def __init__(self, tip: tuple | None) -> None:
+        self.tip = tip
+        self.rows: list[tuple] = []
+        self.holds: list[tuple] = []
+
+
+def _tip(conn: sqlite3.Connection) -> tuple | None:
+    return getattr(conn, "chain_tip", None) or conn.execute(
+        "SELECT id, hash, created_at_ms FROM transfers ORDER BY id DESC LIMIT 1").fetchone()
+
+
 def _insert(conn: sqlite3.Connection, *, brand_id: int, asset_id: int, dr: Account, cr: Account,
             amount: int, kind: str, code: str, pending_id: int | None, timeout_at_ms: int | None,
             key: str | None, meta: str, now_ms: int, dr_after: Counters,
-            cr_after: Counters) -> TransferRecord:
-    """Append the transfer row (hash-chained), then both accounts' counters.
+            cr_after: Counters, deferred: _Deferred | None = None) -> TransferRecord:
+    """Append the transfer row (hash-chained), then both accounts' counters (or, `deferred`,
+    queue the row: the batch writes rows and accounts at its end).
 
     The INSERT comes first: when it fails (a duplicate idempotency key) nothing is written."""
-    last = getattr(conn, "chain_tip", None) or conn.execute(
-        "SELECT id, hash, created_at_ms FROM transfers ORDER BY id DESC LIMIT 1").fetchone()
+    last = deferred.tip if deferred else _tip(conn)
     new_id, prev_hash = (last[0] + 1, last[1]) if last else (1, GENESIS_HASH)
     if last and last[2] > now_ms:  # time never runs backwards along the ledger
         now_ms = last[2]
     fields = ChainFields(new_id, brand_id, asset_id, dr.id, cr.id, amount, kind, code, pending_id,
                          timeout_at_ms, key, meta, now_ms, dr.last_transfer_id, cr.last_transfer_id)
     new_hash = chain_hash(prev_hash, fields)
-    conn.execute(
-        "INSERT INTO transfers (id, brand_id, asset_id, debit_account_id, credit_account_id, amount,"
-        " kind, code, pending_id, timeout_at_ms, idempotency_key, metadata,"
-        " dr_debits_posted, dr_credits_posted, dr_debits_pending, dr_credits_pending,"
-        " cr_debits_posted, cr_credits_posted, cr_debits_pending, cr_credits_pending,"
-        " dr_prev_id, cr_prev_id, created_at_ms, prev_hash, hash)"
-        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-        (new_id, brand_id, asset_id, dr.id, cr.id, amount, kind, code, pending_id, timeout_at_ms,
-         key, meta, *dr_after, *cr_after, dr.last_transfer_id,
-         cr.last_transfer_id, now_ms, prev_hash, new_hash))
-    if isinstance(conn, LedgerConnection):
-        conn.chain_tip = (new_id, new_hash, now_ms)
-    save_pair(conn, dr.id, dr_after, cr.id, cr_after, new_id)
+    values = (new_id, brand_id, asset_id, dr.id, cr.id, amount, kind, code, pending_id, timeout_at_ms,
+              key, meta, *dr_after, *cr_after, dr.last_transfer_id, cr.last_transfer_id, now_ms,
+              prev_hash, new_hash)
+    if deferred:
+        deferred.rows.append(values)
+        deferred.tip = (new_id, new_hash, now_ms)
+    else:
+        conn.execute(_INSERT, values)
+        if isinstance(conn, LedgerConnection):
+            conn.chain_tip = (new_id, new_hash, now_ms)
+        save_pair(conn, dr.id, dr_after, cr.id, cr_after, new_id)
     return TransferRecord(new_id, brand_id, asset_id, dr.id, cr.id, amount, kind, code, pending_id,
                           timeout_at_ms, key, json.loads(meta) if meta != "{}" else {}, now_ms,
                           dr_after, cr_after)
@@ -131,7 +156,8 @@ def _replay_of(conn: sqlite3.Connection, spec: TransferSpec, kind: str, meta: st
 
 
 def create_transfer(conn: sqlite3.Connection, spec: TransferSpec, now_ms: int,
-                    accounts: dict[int, Account] | None = None) -> TransferRecord:
+                    accounts: dict[int, Account] | None = None,
+                    deferred: _Deferred | None = None) -> TransferRecord:
     """Write one posted or pending transfer, or raise and write nothing.
 
     A replay (same idempotency key) returns the original. The key is looked up only when the
@@ -156,7 +182,7 @@ def create_transfer(conn: sqlite3.Connection, spec: TransferSpec, now_ms: int,
         record = _insert(conn, brand_id=spec.brand_id, asset_id=spec.asset_id, dr=dr, cr=cr,
                          amount=spec.amount, kind=kind, code=spec.code, pending_id=None,
                          timeout_at_ms=timeout_at_ms, key=spec.idempotency_key, meta=meta,
-                         now_ms=now_ms, dr_after=dr_after, cr_after=cr_after)
+                         now_ms=now_ms, dr_after=dr_after, cr_after=cr_after, deferred=deferred)
     except (LedgerError, sqlite3.IntegrityError):
         replay = _replay_of(conn, spec, kind, meta) if spec.idempotency_key else None
         if replay is None:
@@ -166,8 +192,11 @@ def create_transfer(conn: sqlite3.Connection, spec: TransferSpec, now_ms: int,
         accounts[dr.id] = Account(*dr[:8], record.dr_after, record.id)  # Account._replace is slow
         accounts[cr.id] = Account(*cr[:8], record.cr_after, record.id)
     if kind == "pending":
-        conn.execute("INSERT INTO open_holds (transfer_id, brand_id, timeout_at_ms) VALUES (?, ?, ?)",
-                     (record.id, spec.brand_id, timeout_at_ms))
+        hold = (record.id, spec.brand_id, timeout_at_ms)
+        if deferred:
+            deferred.holds.append(hold)
+        else:
+            conn.execute("INSERT INTO open_holds (transfer_id, brand_id, timeout_at_ms) VALUES (?, ?, ?)", hold)
     else:
         _move_lots(conn, dr, cr, spec.amount, record.id, now_ms, spec.from_lot_id, spec.expires_at_ms)
     return record
@@ -227,20 +256,24 @@ def create_batch(conn: sqlite3.Connection, specs: list[TransferSpec], atomic: bo
                  now_ms: int) -> list[BatchItem]:
     """All-or-nothing (`atomic`) or item-by-item; each item's result or error, in order.
 
-    An atomic batch needs no SAVEPOINT per item: any failure raises `BatchFailed` and the
-    caller's transaction (or savepoint) undoes every item; items after a failure still run
-    so that the error names every failing item."""
+    Items after a failure still run, so that the error names every failing item. Most
+    batches are checked in memory and written at the end (`_Deferred`): a failing item has
+    written nothing. The others (idempotency keys, lots) write item by item; then an atomic
+    batch relies on the caller's transaction to undo everything when it raises
+    `BatchFailed`, and a non-atomic one puts each item in its own SAVEPOINT."""
     items: list[BatchItem] = []
     accounts: dict[int, Account] = {}
+    deferred = _deferrable(conn, specs, accounts)
     for index, spec in enumerate(specs):
-        if not atomic:
+        isolate = not atomic and deferred is None
+        if isolate:
             conn.execute("SAVEPOINT batch_item")
         try:
-            items.append(BatchItem(index, record=create_transfer(conn, spec, now_ms, accounts)))
-            if not atomic:
+            items.append(BatchItem(index, record=create_transfer(conn, spec, now_ms, accounts, deferred)))
+            if isolate:
                 conn.execute("RELEASE batch_item")
         except LedgerError as exc:
-            if not atomic:
+            if isolate:
                 rollback_to(conn, "batch_item")
                 accounts.clear()  # what the rolled-back item wrote is gone: read afresh
             items.append(BatchItem(index, error=exc))
@@ -249,7 +282,38 @@ def create_batch(conn: sqlite3.Connection, specs: list[TransferSpec], atomic: bo
         raise BatchFailed("the batch was refused: no transfer was applied", items=[
             {"index": i.index, "code": i.error.code, "message": i.error.message,
              "details": i.error.details} for i in failed])
+    if deferred is not None and not (atomic and failed):
+        _flush(conn, deferred, accounts, items)
     return items
+
+
+def _deferrable(conn: sqlite3.Connection, specs: list[TransferSpec],
+                accounts: dict[int, Account]) -> _Deferred | None:
+    """A `_Deferred` when every item can be checked in memory: no idempotency keys (their
+    check is the unique index), no lots (their consumption reads the lots table). Loads the
+    batch's accounts into `accounts` either way."""
+    ids = {s.debit_account_id for s in specs} | {s.credit_account_id for s in specs}
+    accounts.update(load_many(conn, ids))
+    keyed = any(s.idempotency_key or s.from_lot_id or s.expires_at_ms for s in specs)
+    if keyed or any(a.tracks_lots for a in accounts.values()):
+        return None
+    return _Deferred(_tip(conn))
+
+
+def _flush(conn: sqlite3.Connection, deferred: _Deferred, accounts: dict[int, Account],
+           items: list[BatchItem]) -> None:
+    if not deferred.rows:
+        return
+    conn.executemany(_INSERT, deferred.rows)
+    conn.executemany("INSERT INTO open_holds (transfer_id, brand_id, timeout_at_ms) VALUES (?, ?, ?)",
+                     deferred.holds)
+    touched = set()
+    for item in items:
+        if item.record:
+            touched.update((item.record.debit_account_id, item.record.credit_account_id))
+    save_many(conn, [accounts[a] for a in sorted(touched)])
+    if isinstance(conn, LedgerConnection):
+        conn.chain_tip = deferred.tip
 
 
 # -- lots ------------------------------------------------------------------------------

@@ -222,3 +222,23 @@ async def test_verify_detects_tampering(runtime, brand):
 def open_triggers_sql():
     return ("CREATE TRIGGER transfers_no_update BEFORE UPDATE ON transfers"
             " BEGIN SELECT RAISE(ABORT, 'transfers are append-only'); END")
+
+
+async def test_batch_with_holds_and_repeated_accounts(runtime, brand):
+    for who in ("x", "y", "z"):
+        await runtime.ledger.credit(brand, who, credits(100))
+    items = [("x", "y", credits(10, code="transfer", pending=i % 2 == 0)) for i in range(6)] + \
+            [("y", "z", credits(5, code="transfer")), ("z", "x", credits(500, code="transfer"))]
+    results = await runtime.ledger.transfer_batch(brand, items, atomic=False)
+    assert [r.error.code if r.error else r.record.kind for r in results] == \
+        ["pending", "posted"] * 3 + ["posted", "insufficient_funds"]
+    x = await balance(runtime, brand, "x")
+    assert (x.balance, x.available) == (70, 40)
+    await runtime.ledger.post(brand, results[0].record.id)
+    await runtime.ledger.void(brand, results[2].record.id)
+    x = await balance(runtime, brand, "x")
+    assert (x.balance, x.available) == (60, 50)
+    assert (await balance(runtime, brand, "y")).balance == 100 + 30 + 10 - 5
+    with pytest.raises(BatchFailed):
+        await runtime.ledger.transfer_batch(brand, items, atomic=True)
+    assert (await balance(runtime, brand, "x")).balance == 60
