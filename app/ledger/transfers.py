@@ -135,7 +135,8 @@ class ChainFields(NamedTuple):
     cr_prev_id: int | None = None
 
 
-def chain_hash(prev_hash: str, f: ChainFields) -> str:
-    """SHA-256 over the previous hash and this transfer's content (fields joined by |)."""
+def chain_hash(prev_hash: str, f: ChainFields | tuple) -> str:
+    """SHA-256 over the previous hash and this transfer's content (the ChainFields values, in
+    that order, joined by |)."""
     text = prev_hash + "|" + "|".join(map(str, f))
     return hashlib.sha256(text.encode()).hexdigest()

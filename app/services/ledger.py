@@ -225,13 +225,12 @@ class LedgerService:
                        m: Movement, now_ms: int, known: dict | None = None) -> TransferSpec:
         """The spec of a customer-to-customer transfer. `known` memoises account ids within
         one command (one transaction), where they cannot change."""
-        check_customer_id(src)
-        check_customer_id(dst)
         if src == dst:
             raise InvalidRequest("from_customer and to_customer must differ")
         known = {} if known is None else known
         for name in (src, dst):
             if (asset.id, name) not in known:
+                check_customer_id(name)
                 found = accounts_of_customers(conn, brand_id, asset.id, [name])
                 known[(asset.id, name)] = found.get(name)
         source, target = known[(asset.id, src)], known[(asset.id, dst)]

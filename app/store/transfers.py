@@ -15,7 +15,7 @@ from ..ledger.accounts import Account, Counters
 from ..ledger.errors import (AlreadyResolved, BatchFailed, IdempotencyConflict, InvalidRequest,
                              LedgerError, NotFound)
 from ..ledger.lots import Lot, Take, lot_expiry_ms, plan_consumption
-from ..ledger.transfers import (GENESIS_HASH, RESOLUTIONS, ChainFields, TransferSpec, apply_transfer,
+from ..ledger.transfers import (GENESIS_HASH, RESOLUTIONS, TransferSpec, apply_transfer,
                                 canonical_json, chain_hash, posting_error, validate_spec)
 from .accounts import load_many, load_pair, save_many, save_pair
 from .sqlite import LedgerConnection, rollback_to
@@ -116,9 +116,9 @@ def _insert(conn: sqlite3.Connection, *, brand_id: int, asset_id: int, dr: Accou
     new_id, prev_hash = (last[0] + 1, last[1]) if last else (1, GENESIS_HASH)
     if last and last[2] > now_ms:  # time never runs backwards along the ledger
         now_ms = last[2]
-    fields = ChainFields(new_id, brand_id, asset_id, dr.id, cr.id, amount, kind, code, pending_id,
-                         timeout_at_ms, key, meta, now_ms, dr.last_transfer_id, cr.last_transfer_id)
-    new_hash = chain_hash(prev_hash, fields)
+    # The ChainFields order, as a plain tuple (building the NamedTuple costs more than hashing).
+    new_hash = chain_hash(prev_hash, (new_id, brand_id, asset_id, dr.id, cr.id, amount, kind, code, pending_id,
+                                      timeout_at_ms, key, meta, now_ms, dr.last_transfer_id, cr.last_transfer_id))
     values = (new_id, brand_id, asset_id, dr.id, cr.id, amount, kind, code, pending_id, timeout_at_ms,
               key, meta, *dr_after, *cr_after, dr.last_transfer_id, cr.last_transfer_id, now_ms,
               prev_hash, new_hash)
