@@ -34,7 +34,8 @@ class CustomerService:
 
     async def get(self, brand_id: int, customer: str) -> sqlite3.Row:
         check_customer_id(customer)
-        return self.readers.read_now(lambda c: store.get_customer(c, brand_id, customer))
+        return self.readers.read_now(lambda c: store.get_customer(c, brand_id, customer),
+                                     single_statement=True)
 
     async def list(self, brand_id: int, status: str | None, tag: str | None, after_id: int,
                    limit: int) -> list[sqlite3.Row]:

@@ -82,7 +82,7 @@ class Authenticator:
         digest = hash_key(key)
         found = self._principals.get(digest)
         if found is None:
-            found = self._readers.read_now(lambda c: authenticate(c, key))
+            found = self._readers.read_now(lambda c: authenticate(c, key), single_statement=True)
             if found is not None:
                 if len(self._principals) >= self.MAX_CACHED:
                     self._principals.clear()
@@ -99,7 +99,7 @@ class Authenticator:
         if found is None:
             if len(code) > 64:
                 raise NotFound("no such brand")
-            found = self._readers.read_now(lambda c: brand_by_code(c, code))["id"]
+            found = self._readers.read_now(lambda c: brand_by_code(c, code), single_statement=True)["id"]
             if len(self._brands) < self.MAX_CACHED:
                 self._brands[code] = found
         return found

@@ -189,7 +189,8 @@ class LedgerService:
         """Per asset: (code, scale, Counters) of the customer, now or as of a moment."""
         check_customer_id(customer)
         if as_of_ms is None:  # one indexed query: run it in place
-            rows = self.readers.read_now(lambda c: balance_store.customer_balances(c, brand_id, customer))
+            rows = self.readers.read_now(lambda c: balance_store.customer_balances(c, brand_id, customer),
+                                         single_statement=True)
             if rows is None:
                 raise NotFound("no such customer", customer_id=customer)
             return [{"asset": code, "scale": scale, "counters": counters} for code, scale, counters in rows]

@@ -46,12 +46,13 @@ class Readers:
         """Run `fn` on a pool thread: for reads whose cost grows with the data (lists, history)."""
         return await asyncio.get_running_loop().run_in_executor(self._pool, self._call, fn)
 
-    def read_now(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+    def read_now(self, fn: Callable[[sqlite3.Connection], T], *, single_statement: bool = False) -> T:
         """Run `fn` right here on the caller's thread (its own read-only connection).
 
         For point reads (a few indexed rows, tens of µs): a thread hop costs more than the
-        read itself. WAL readers do not wait for the writer, so this does not stall the loop."""
-        return self._call(fn)
+        read itself. WAL readers do not wait for the writer, so this does not stall the loop.
+        A `single_statement` read is consistent on its own and skips BEGIN/COMMIT."""
+        return fn(self._conn()) if single_statement else self._call(fn)
 
     def read_sync(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         return self._pool.submit(self._call, fn).result()
