@@ -250,9 +250,6 @@ class ApiHandler(tornado.web.RequestHandler):
                               "path": self.request.path, "error": repr(value)[:500]}),
                   exc_info=(typ, value, tb))
 
-    def route_name(self) -> str:
-        return self.settings["route_names"].get(type(self), "unknown")
-
 
 class NotFoundHandler(ApiHandler):
     OPS = {m: Op("no such route", access="public") for m in ("get", "post", "put", "patch", "delete")}

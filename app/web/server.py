@@ -42,7 +42,7 @@ def _log_request(handler: tornado.web.RequestHandler) -> None:
     """One JSON line per request: never a header, a key or a body."""
     seconds = handler.request.request_time()
     status = handler.get_status()
-    route = route_names().get(type(handler), "unmatched")
+    route = handler.settings["route_names"].get(type(handler), "unmatched")
     web = handler.settings["web"]
     web.metrics.observe_request(route, handler.request.method, status, seconds)
     if log.isEnabledFor(logging.INFO):
