@@ -16,7 +16,7 @@ from ..ledger.errors import BatchFailed, InsufficientFunds, InvalidRequest, NotF
 from ..ledger.transfers import TransferSpec
 from ..store import balances as balance_store
 from ..store import brands as brand_store
-from ..store.accounts import ensure_account, find_account
+from ..store.accounts import ensure_account, find_account, load_pair
 from ..store.customers import accounts_of_customers, customer_id_of, ensure_customer
 from ..store.expiry import SweepResult, expire_due_holds, expire_due_lots
 from ..store.readers import Readers
@@ -56,6 +56,9 @@ class LedgerService:
         self.readers = readers
         self.clock = clock or SystemClock()
         self._assets: dict[tuple[int, str], Asset] = {}
+        # (asset id, customer) → (issuance account id, customer account id); only ids whose
+        # rows have committed are put here, and accounts are never deleted.
+        self._credit_accounts: dict[tuple[int, str], tuple[int, int]] = {}
 
     # -- brands and assets --------------------------------------------------------------
     async def create_brand(self, code: str, name: str, wrap: Wrap = None) -> int:
@@ -101,13 +104,24 @@ class LedgerService:
         asset = await self.asset(brand_id, m.asset_code)
         now = self.clock.now_ms()
 
+        key = (asset.id, customer)
+        known = self._credit_accounts.get(key)
+        learned: dict = {}
+
         def command(conn: sqlite3.Connection) -> TransferRecord:
-            customer_row = ensure_customer(conn, brand_id, customer, now)
-            to = ensure_account(conn, asset, "customer", customer, now, customer_row)
-            issuance = ensure_account(conn, asset, "system", "issuance", now)
+            learned.clear()  # a command may run twice (the writer's isolated re-run)
+            if known:  # both accounts exist (committed): one query for both
+                issuance, to = load_pair(conn, *known)
+            else:
+                customer_row = ensure_customer(conn, brand_id, customer, now)
+                to = ensure_account(conn, asset, "customer", customer, now, customer_row)
+                issuance = ensure_account(conn, asset, "system", "issuance", now)
+                learned[key] = (issuance.id, to.id)
             return create_transfer(conn, self._spec(asset, issuance.id, to.id, m), now,
                                    {to.id: to, issuance.id: issuance})
-        return await self._submit(command, wrap)
+        result = await self._submit(command, wrap)
+        self._remember(learned)
+        return result
 
     async def debit(self, brand_id: int, customer: str, m: Movement, wrap: Wrap = None) -> TransferRecord:
         """Take value from a customer: customer → revenue. Never below zero available."""
@@ -203,6 +217,14 @@ class LedgerService:
         return await self.readers.read(query)
 
     # -- helpers ----------------------------------------------------------------------------
+    MAX_REMEMBERED = 100_000
+
+    def _remember(self, learned: dict) -> None:
+        """Keep account ids a committed command created or found (bounded)."""
+        if len(self._credit_accounts) + len(learned) > self.MAX_REMEMBERED:
+            self._credit_accounts.clear()
+        self._credit_accounts.update(learned)
+
     async def _submit(self, command: Callable[[sqlite3.Connection], Any], wrap: Wrap) -> Any:
         """Submit `command`, wrapped first when the caller adds to it (e.g. idempotency)."""
         return await self.writer.submit(wrap(command) if wrap else command)
