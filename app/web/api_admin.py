@@ -21,11 +21,10 @@ class BrandsHandler(ApiHandler):
         raw = self.json_body()
         data = self.body(BrandIn)
 
-        def wrap_view(command):
+        def as_view(command):
             return lambda conn: brand_view(conn, command(conn))
         await self.write_through(
-            lambda wrap: self.runtime.ledger.create_brand(
-                data.code, data.name, wrap=(lambda c: wrap(wrap_view(c))) if wrap else wrap_view),
+            lambda wrap: self.runtime.ledger.create_brand(data.code, data.name, wrap=self.then(wrap, as_view)),
             lambda view: (201, brand_body(view)), raw)
 
     async def get(self) -> None:

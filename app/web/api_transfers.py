@@ -12,11 +12,6 @@ from .models import BatchIn, BatchOut, CreditIn, CustomerTransferOut, PostIn, Tr
 MONEY_ERRORS = (400, 404, 409, 422)
 
 
-def viewed(wrap):
-    """Compose the caller's wrapper (idempotency) over one that returns views."""
-    return (lambda command: wrap(with_view(command))) if wrap else with_view
-
-
 class CreditHandler(ApiHandler):
     """POST /v1/customers/{id}/credit and /debit: the direction comes from the route."""
 
@@ -34,7 +29,7 @@ class CreditHandler(ApiHandler):
                      d.reason or ("earn" if self.DIRECTION == "credit" else "spend"), d.metadata,
                      d.pending, d.timeout_s, self.idempotency_key())
         call = ledger.credit if self.DIRECTION == "credit" else ledger.debit
-        await self.write_through(lambda wrap: call(self.brand_id, customer_id, m, wrap=viewed(wrap)),
+        await self.write_through(lambda wrap: call(self.brand_id, customer_id, m, wrap=self.then(wrap, with_view)),
                                  lambda view: (201, render.customer_transfer(view, customer_id)), raw)
 
 
@@ -59,7 +54,7 @@ class TransfersHandler(ApiHandler):
         ledger = self.runtime.ledger
         m = movement_of(d, (await ledger.asset(self.brand_id, d.asset)).scale, self.idempotency_key())
         await self.write_through(
-            lambda wrap: ledger.transfer(self.brand_id, d.from_customer, d.to_customer, m, wrap=viewed(wrap)),
+            lambda wrap: ledger.transfer(self.brand_id, d.from_customer, d.to_customer, m, wrap=self.then(wrap, with_view)),
             lambda view: (201, render.transfer(view)), raw)
 
 
@@ -92,7 +87,7 @@ class BatchHandler(ApiHandler):
             scale = (await ledger.asset(self.brand_id, t.asset)).scale
             items.append((t.from_customer, t.to_customer, movement_of(t, scale, None)))
         await self.write_through(
-            lambda wrap: ledger.transfer_batch(self.brand_id, items, d.atomic, wrap=viewed(wrap)),
+            lambda wrap: ledger.transfer_batch(self.brand_id, items, d.atomic, wrap=self.then(wrap, with_view)),
             lambda results: (201, batch_body(results, d.atomic)), raw)
 
 
@@ -118,7 +113,7 @@ class PostHandler(ApiHandler):
             pending = await ledger.get_transfer(self.brand_id, tid)
             amount_minor = parse_amount(d.amount, pending.scale)
         await self.write_through(
-            lambda wrap: ledger.post(self.brand_id, tid, amount_minor, self.idempotency_key(), wrap=viewed(wrap)),
+            lambda wrap: ledger.post(self.brand_id, tid, amount_minor, self.idempotency_key(), wrap=self.then(wrap, with_view)),
             lambda view: (201, render.transfer(view)), raw)
 
 
@@ -132,5 +127,5 @@ class VoidHandler(ApiHandler):
         self.body(VoidIn)
         ledger = self.runtime.ledger
         await self.write_through(
-            lambda wrap: ledger.void(self.brand_id, tid, self.idempotency_key(), wrap=viewed(wrap)),
+            lambda wrap: ledger.void(self.brand_id, tid, self.idempotency_key(), wrap=self.then(wrap, with_view)),
             lambda view: (201, render.transfer(view)), raw)

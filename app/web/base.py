@@ -99,9 +99,6 @@ class ApiHandler(tornado.web.RequestHandler):
                 raise ApiError("forbidden", "this call needs an admin key")
             return
         self.brand_id = await self._brand_of_request()
-        if len(self.request.body) > self.runtime.config.max_body_bytes:
-            raise ApiError("body_too_large", "request body too large",
-                           max_bytes=self.runtime.config.max_body_bytes)
 
     def _presented_key(self) -> str | None:
         key = self.request.headers.get("X-API-Key")
@@ -192,6 +189,11 @@ class ApiHandler(tornado.web.RequestHandler):
         scope = f"brand:{self.brand_id}" if self.brand_id else "admin"
         return IdempotentRequest(scope, key, self.request.method, self.request.path,
                                  body if isinstance(body, dict) else {}, self.runtime.clock.now_ms())
+
+    @staticmethod
+    def then(wrap: Callable | None, inner: Callable) -> Callable:
+        """A command wrapper: `inner` around the command, then the caller's `wrap` (if any)."""
+        return (lambda command: wrap(inner(command))) if wrap else inner
 
     def idempotency_key(self) -> str | None:
         return self.request.headers.get("Idempotency-Key")
