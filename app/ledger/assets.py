@@ -8,7 +8,7 @@ from .errors import InvalidRequest
 from .money import MAX_SCALE
 
 ASSET_KINDS = ("points", "credits", "fiat", "crypto")
-_ASSET_CODE = re.compile(r"^[A-Z][A-Z0-9_]{0,15}$")
+_ASSET_CODE = re.compile(r"^[A-Z][A-Z0-9_]{0,15}\Z")
 MAX_EXPIRY_DAYS = 36500
 
 

@@ -17,7 +17,7 @@ from .errors import InvalidAmount
 MAX_AMOUNT_MINOR = 10**18
 MAX_COUNTER_MINOR = 2**63 - 1
 MAX_SCALE = 18
-_AMOUNT_TEXT = re.compile(r"^(0|[1-9][0-9]{0,36})(?:\.([0-9]{1,18}))?$")
+_AMOUNT_TEXT = re.compile(r"^(0|[1-9][0-9]{0,36})(?:\.([0-9]{1,18}))?\Z")
 
 
 def _amount_text(value: object) -> str:

@@ -22,7 +22,7 @@ from .money import MAX_COUNTER_MINOR
 KINDS = ("posted", "pending", "post_pending", "void_pending", "expire_pending")
 RESOLUTIONS = {"post": "post_pending", "void": "void_pending", "expire": "expire_pending"}
 GENESIS_HASH = "0" * 64
-_CODE = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
+_CODE = re.compile(r"^[a-z][a-z0-9_]{0,31}\Z")
 MAX_METADATA_BYTES = 4096
 MAX_KEY_CHARS = 200
 # A hold times out after at most this long (a year); longer holds are refused.

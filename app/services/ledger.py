@@ -26,8 +26,8 @@ from ..store.writer import Writer
 
 # A caller's wrapper around a command, run in the same transaction (e.g. idempotency).
 Wrap = Callable[[Callable[[sqlite3.Connection], Any]], Callable[[sqlite3.Connection], Any]] | None
-_BRAND_CODE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
-_CUSTOMER_ID = re.compile(r"^[A-Za-z0-9@._+:-]{1,128}$")
+_BRAND_CODE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}\Z")
+_CUSTOMER_ID = re.compile(r"^[A-Za-z0-9@._+:-]{1,128}\Z")
 
 
 def check_customer_id(customer_id: object) -> str:

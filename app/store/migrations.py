@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass
 
 MIGRATIONS_DIR = os.path.join(os.path.dirname(__file__), "..", "..", "migrations")
-_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
+_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql\Z")
 
 
 class MigrationError(RuntimeError):

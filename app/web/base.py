@@ -29,8 +29,8 @@ from .errors import ApiError, envelope, for_http_status, status_of
 log = logging.getLogger("app.http")
 MAX_PAGE = 200
 DEFAULT_PAGE = 50
-_DIGITS = re.compile(r"^[0-9]{1,18}$")  # ASCII only: str.isdigit() accepts "²"
-_KEY_HEADER = re.compile(r"^[\x21-\x7e]{1,200}$")
+_DIGITS = re.compile(r"^[0-9]{1,18}\Z")  # ASCII only: str.isdigit() accepts "²"
+_KEY_HEADER = re.compile(r"^[\x21-\x7e]{1,200}\Z")
 
 
 @dataclass(frozen=True)

@@ -47,3 +47,15 @@ def test_format_amount(minor, scale, text):
 def test_round_trip():
     for minor in (1, 99, 100, 123456789):
         assert parse_amount(format_amount(minor, 2), 2) == minor
+
+
+def test_a_trailing_newline_is_not_a_valid_amount():
+    with pytest.raises(InvalidAmount):
+        parse_amount("1.00\n", 2)
+
+
+def test_a_trailing_newline_is_not_a_valid_customer_id():
+    from app.ledger.errors import InvalidRequest
+    from app.services.ledger import check_customer_id
+    with pytest.raises(InvalidRequest):
+        check_customer_id("alice\n")
