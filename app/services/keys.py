@@ -105,14 +105,19 @@ class Authenticator:
         return found
 
 
+ENV_KEY_NAME = "ADMIN_API_KEY"
+
+
 def ensure_admin_key_command(key: str, now_ms: int):
-    """A writer command that registers ADMIN_API_KEY's hash as an admin key (once)."""
+    """A writer command that registers ADMIN_API_KEY's hash as an admin key (once) and
+    revokes a previous value of the setting: changing it rotates the key."""
     def command(conn: sqlite3.Connection) -> int:
         digest = hash_key(key)
+        key_store.revoke_named_except(conn, ENV_KEY_NAME, digest, now_ms)
         row = key_store.key_by_hash(conn, digest)
         if row is not None:
             return row["id"]
-        return key_store.insert_key(conn, None, "admin", "ADMIN_API_KEY", key[:7], digest, now_ms)
+        return key_store.insert_key(conn, None, "admin", ENV_KEY_NAME, key[:7], digest, now_ms)
     return command
 
 

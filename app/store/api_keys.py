@@ -41,3 +41,8 @@ def key_row(conn: sqlite3.Connection, key_id: int) -> sqlite3.Row:
     return conn.execute("SELECT k.id, k.role, k.name, k.prefix, k.created_at_ms, k.revoked_at_ms,"
                         " b.code AS brand FROM api_keys k LEFT JOIN brands b ON b.id = k.brand_id"
                         " WHERE k.id = ?", (key_id,)).fetchone()
+
+
+def revoke_named_except(conn: sqlite3.Connection, name: str, keep_hash: str, now_ms: int) -> int:
+    return conn.execute("UPDATE api_keys SET revoked_at_ms = ? WHERE name = ? AND key_hash <> ?"
+                        " AND revoked_at_ms IS NULL", (now_ms, name, keep_hash)).rowcount

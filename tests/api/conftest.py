@@ -17,7 +17,8 @@ ADMIN_KEY = "test-admin-key-0123456789"
 
 class LiveServer:
     def __init__(self, tmp_path, clock=None, **overrides) -> None:
-        self.config = make_config(tmp_path, port=0, admin_api_key=ADMIN_KEY, **overrides)
+        overrides.setdefault("admin_api_key", ADMIN_KEY)
+        self.config = make_config(tmp_path, port=0, **overrides)
         self.clock = clock or ManualClock()
         self.loop = asyncio.new_event_loop()
         ready = threading.Event()

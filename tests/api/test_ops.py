@@ -77,3 +77,16 @@ def test_first_start_writes_the_admin_key_to_a_0600_file(tmp_path):
         proc.terminate()
         proc.wait(timeout=20)
     assert proc.returncode == 0
+
+
+def test_changing_admin_api_key_rotates_it(tmp_path):
+    from tests.api.conftest import ADMIN_KEY, LiveServer
+    first = LiveServer(tmp_path)
+    first.stop()
+    second = LiveServer(tmp_path, admin_api_key="a-new-admin-key-9876543210")
+    try:
+        old = httpx.get(second.url + "/v1/brands", headers={"X-API-Key": ADMIN_KEY})
+        new = httpx.get(second.url + "/v1/brands", headers={"X-API-Key": "a-new-admin-key-9876543210"})
+        assert (old.status_code, new.status_code) == (401, 200)
+    finally:
+        second.stop()
