@@ -12,15 +12,15 @@ from typing import Any, Callable, NamedTuple
 
 from ..clock import SystemClock
 from ..ledger.assets import Asset, validate_asset
-from ..ledger.errors import BatchFailed, InsufficientFunds, InvalidRequest, NotFound
+from ..ledger.errors import InsufficientFunds, InvalidRequest, NotFound
 from ..ledger.transfers import TransferSpec
 from ..store import balances as balance_store
 from ..store import brands as brand_store
-from ..store.accounts import ensure_account, find_account, load_pair
+from ..store.accounts import ensure_account, load_pair
 from ..store.customers import accounts_of_customers, customer_id_of, ensure_customer
 from ..store.expiry import SweepResult, expire_due_holds, expire_due_lots
 from ..store.readers import Readers
-from ..store.transfers import (BatchItem, TransferRecord, TransferView, create_batch, create_transfer,
+from ..store.transfers import (BatchItem, TransferRecord, TransferView, batch_refused, create_batch, create_transfer,
                                describe, describe_many, get_transfer, resolve_pending)
 from ..store.writer import Writer
 
@@ -130,8 +130,7 @@ class LedgerService:
         now = self.clock.now_ms()
 
         def command(conn: sqlite3.Connection) -> TransferRecord:
-            customer_id_of(conn, brand_id, customer)
-            source = self._holder(conn, asset, customer, m.amount_minor)
+            source = _source_account(conn, brand_id, asset, customer, m.amount_minor, {})
             revenue = ensure_account(conn, asset, "system", "revenue", now)
             return create_transfer(conn, self._spec(asset, source, revenue.id, m), now)
         return await self._submit(command, wrap)
@@ -236,14 +235,6 @@ class LedgerService:
                             pending=m.pending, timeout_s=m.timeout_s, metadata=m.metadata,
                             idempotency_key=m.idempotency_key)
 
-    @staticmethod
-    def _holder(conn: sqlite3.Connection, asset: Asset, customer: str, amount_minor: int) -> int:
-        """The customer's account id; no account yet means nothing to spend."""
-        found = find_account(conn, asset, "customer", customer)
-        if found is None:
-            raise InsufficientFunds("insufficient funds", available="0", requested=str(amount_minor))
-        return found.id
-
     def _customer_spec(self, conn: sqlite3.Connection, brand_id: int, asset: Asset, src: str, dst: str,
                        m: Movement, now_ms: int, known: dict | None = None) -> TransferSpec:
         """The spec of a customer-to-customer transfer. `known` memoises account ids within
@@ -251,31 +242,41 @@ class LedgerService:
         if src == dst:
             raise InvalidRequest("from_customer and to_customer must differ")
         known = {} if known is None else known
-        for name in (src, dst):
-            if (asset.id, name) not in known:
-                check_customer_id(name)
-                found = accounts_of_customers(conn, brand_id, asset.id, [name])
-                known[(asset.id, name)] = found.get(name)
-        source, target = known[(asset.id, src)], known[(asset.id, dst)]
-        if source is None:
-            raise NotFound("no such customer", customer_id=src)
+        source = _source_account(conn, brand_id, asset, src, m.amount_minor, known)
+        customer_row, target = _customer_account(conn, brand_id, asset, dst, known)
         if target is None:
-            raise NotFound("no such customer", customer_id=dst)
-        if source[1] is None:  # no account for this asset yet: nothing to spend
-            raise InsufficientFunds("insufficient funds", available="0", requested=str(m.amount_minor))
-        if target[1] is None:
-            account = ensure_account(conn, asset, "customer", dst, now_ms, target[0])
-            target = known[(asset.id, dst)] = (target[0], account.id)
-        return self._spec(asset, source[1], target[1], m)
+            target = ensure_account(conn, asset, "customer", dst, now_ms, customer_row).id
+            known[(asset.id, dst)] = (customer_row, target)
+        return self._spec(asset, source, target, m)
+
+
+def _customer_account(conn: sqlite3.Connection, brand_id: int, asset: Asset, name: str,
+                      known: dict) -> tuple[int, int | None]:
+    """(customer row id, its account id for the asset or None); NotFound for no such customer.
+    `known` memoises within one command (one transaction), where ids cannot change."""
+    if (asset.id, name) not in known:
+        check_customer_id(name)
+        known[(asset.id, name)] = accounts_of_customers(conn, brand_id, asset.id, [name]).get(name)
+    found = known[(asset.id, name)]
+    if found is None:
+        raise NotFound("no such customer", customer_id=name)
+    return found
+
+
+def _source_account(conn: sqlite3.Connection, brand_id: int, asset: Asset, name: str, amount_minor: int,
+                    known: dict) -> int:
+    """The account value is taken from; a customer with no account yet has nothing to spend."""
+    account_id = _customer_account(conn, brand_id, asset, name, known)[1]
+    if account_id is None:
+        raise InsufficientFunds("insufficient funds", available="0", requested=str(amount_minor))
+    return account_id
 
 
 def _merge_batch(conn: sqlite3.Connection, specs: list, early: dict, atomic: bool,
                  now_ms: int) -> list[BatchItem]:
     """Run the batch over the items that resolved to specs, keeping per-item order and errors."""
     if atomic and early:
-        raise BatchFailed("the batch was refused: no transfer was applied", items=[
-            {"index": i, "code": e.code, "message": e.message, "details": e.details}
-            for i, e in sorted(early.items())])
+        raise batch_refused(sorted(early.items()))
     ran = iter(create_batch(conn, [s for s in specs if s is not None], atomic, now_ms))
     out = []
     for index, spec in enumerate(specs):

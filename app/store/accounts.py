@@ -41,11 +41,13 @@ def load_many(conn: sqlite3.Connection, account_ids: set[int]) -> dict[int, Acco
         _SELECT + " WHERE a.id IN (SELECT value FROM json_each(?))", (json.dumps(sorted(account_ids)),))}
 
 
+_SAVE = ("UPDATE accounts SET debits_posted = ?, credits_posted = ?, debits_pending = ?,"
+         " credits_pending = ?, last_transfer_id = ? WHERE id = ?")
+
+
 def save_many(conn: sqlite3.Connection, accounts: list[Account]) -> None:
     """Accounts' counters and newest transfer, as held in memory by a batch."""
-    conn.executemany("UPDATE accounts SET debits_posted = ?, credits_posted = ?, debits_pending = ?,"
-                     " credits_pending = ?, last_transfer_id = ? WHERE id = ?",
-                     [(*a.counters, a.last_transfer_id, a.id) for a in accounts])
+    conn.executemany(_SAVE, [(*a.counters, a.last_transfer_id, a.id) for a in accounts])
 
 
 def find_account(conn: sqlite3.Connection, asset: Asset, kind: str, owner: str) -> Account | None:
@@ -74,6 +76,4 @@ def ensure_account(conn: sqlite3.Connection, asset: Asset, kind: str, owner: str
 def save_pair(conn: sqlite3.Connection, dr_id: int, dr: Counters, cr_id: int, cr: Counters,
               last_transfer_id: int) -> None:
     """Both accounts' counters after a transfer, and the transfer as their newest."""
-    conn.executemany("UPDATE accounts SET debits_posted = ?, credits_posted = ?, debits_pending = ?,"
-                     " credits_pending = ?, last_transfer_id = ? WHERE id = ?",
-                     ((*dr, last_transfer_id, dr_id), (*cr, last_transfer_id, cr_id)))
+    conn.executemany(_SAVE, ((*dr, last_transfer_id, dr_id), (*cr, last_transfer_id, cr_id)))

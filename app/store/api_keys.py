@@ -6,6 +6,11 @@ import sqlite3
 from ..ledger.errors import NotFound
 
 
+# What a key's description shows (never its hash).
+_DESCRIBE = ("SELECT k.id, k.role, k.name, k.prefix, k.created_at_ms, k.revoked_at_ms, b.code AS brand"
+             " FROM api_keys k LEFT JOIN brands b ON b.id = k.brand_id")
+
+
 def insert_key(conn: sqlite3.Connection, brand_id: int | None, role: str, name: str, prefix: str,
                key_hash: str, now_ms: int) -> int:
     return conn.execute("INSERT INTO api_keys (brand_id, role, name, prefix, key_hash, created_at_ms)"
@@ -21,9 +26,7 @@ def key_by_hash(conn: sqlite3.Connection, key_hash: str) -> sqlite3.Row | None:
 def list_keys(conn: sqlite3.Connection, brand_id: int | None, after_id: int, limit: int) -> list[sqlite3.Row]:
     where = "k.id > ?" + ("" if brand_id is None else " AND k.brand_id = ?")
     args = (after_id,) if brand_id is None else (after_id, brand_id)
-    return conn.execute("SELECT k.id, k.role, k.name, k.prefix, k.created_at_ms, k.revoked_at_ms,"
-                        " b.code AS brand FROM api_keys k LEFT JOIN brands b ON b.id = k.brand_id"
-                        f" WHERE {where} ORDER BY k.id LIMIT ?", (*args, limit)).fetchall()
+    return conn.execute(f"{_DESCRIBE} WHERE {where} ORDER BY k.id LIMIT ?", (*args, limit)).fetchall()
 
 
 def revoke_key(conn: sqlite3.Connection, key_id: int, now_ms: int) -> None:
@@ -38,9 +41,7 @@ def count_admin_keys(conn: sqlite3.Connection) -> int:
 
 
 def key_row(conn: sqlite3.Connection, key_id: int) -> sqlite3.Row:
-    return conn.execute("SELECT k.id, k.role, k.name, k.prefix, k.created_at_ms, k.revoked_at_ms,"
-                        " b.code AS brand FROM api_keys k LEFT JOIN brands b ON b.id = k.brand_id"
-                        " WHERE k.id = ?", (key_id,)).fetchone()
+    return conn.execute(f"{_DESCRIBE} WHERE k.id = ?", (key_id,)).fetchone()
 
 
 def revoke_named_except(conn: sqlite3.Connection, name: str, keep_hash: str, now_ms: int) -> int:

@@ -277,14 +277,17 @@ def create_batch(conn: sqlite3.Connection, specs: list[TransferSpec], atomic: bo
                 rollback_to(conn, "batch_item")
                 accounts.clear()  # what the rolled-back item wrote is gone: read afresh
             items.append(BatchItem(index, error=exc))
-    failed = [i for i in items if i.error is not None]
-    if atomic and failed:
-        raise BatchFailed("the batch was refused: no transfer was applied", items=[
-            {"index": i.index, "code": i.error.code, "message": i.error.message,
-             "details": i.error.details} for i in failed])
-    if deferred is not None and not (atomic and failed):
+    if atomic and any(i.error for i in items):
+        raise batch_refused([(i.index, i.error) for i in items if i.error])
+    if deferred is not None:
         _flush(conn, deferred, accounts, items)
     return items
+
+
+def batch_refused(failures: list[tuple[int, LedgerError]]) -> BatchFailed:
+    """The error of an atomic batch: every failing item's index, code, message and details."""
+    return BatchFailed("the batch was refused: no transfer was applied", items=[
+        {"index": index, "code": e.code, "message": e.message, "details": e.details} for index, e in failures])
 
 
 def _deferrable(conn: sqlite3.Connection, specs: list[TransferSpec],
