@@ -1,36 +1,76 @@
-"""Command line: serve (default), migrate, verify, backup, restore, create-brand, create-key."""
+"""Command line: serve (default), migrate, verify, backup, restore, create-brand, create-key.
+
+Every failure the operator can cause (a missing database or folder, a file that is not a
+backup, a bad setting) ends in one line on stderr and a non-zero exit code, never a
+traceback. `verify`, `backup` and `restore` report progress on large files.
+"""
 from __future__ import annotations
 
 import argparse
 import asyncio
 import logging
+import os
+import sqlite3
 import sys
+import time
 
 from .config import ConfigError, load_config
 from .store.backup import BackupError, backup, restore
 from .store.migrations import MigrationError, migrate
 from .store.sqlite import DbSettings, connect
-from .store.verify import verify
+from .store.verify import near_limit_warnings, verify
+
+DATABASE_NOTE = ("Database: the file named by DATABASE_PATH (environment, then .env; default data/app.db).")
+COMMANDS = {
+    "serve": "apply pending migrations, then run the HTTP service until SIGINT/SIGTERM (default)",
+    "migrate": "apply pending migrations to the database and exit",
+    "verify": "check the database: PRAGMA integrity_check, every ledger invariant and the hash chain;"
+              " exit 1 and print each problem; warn about accounts near the 64-bit counter range",
+    "backup": "write a consistent online copy of the database to FILE (safe while the service runs),"
+              " then verify the copy",
+    "restore": "verify FILE, then replace the database with it (stop the service first)",
+    "create-brand": "create a brand with the default assets POINTS, CREDITS and USD",
+    "create-key": "create an API key and print it once (only its SHA-256 is stored)",
+}
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m app", description="Rewards ledger service")
-    sub = p.add_subparsers(dest="command")
-    sub.add_parser("serve", help="run the HTTP service (default)")
-    sub.add_parser("migrate", help="apply pending migrations")
-    sub.add_parser("verify", help="integrity check, ledger invariants and hash chain")
-    b = sub.add_parser("backup", help="consistent online copy, verified")
-    b.add_argument("file")
-    r = sub.add_parser("restore", help="verify FILE, then swap it in (server stopped)")
-    r.add_argument("file")
-    cb = sub.add_parser("create-brand", help="create a brand with the default assets")
-    cb.add_argument("code")
-    cb.add_argument("--name")
-    ck = sub.add_parser("create-key", help="create an API key; prints it once")
-    ck.add_argument("--brand")
+    p = argparse.ArgumentParser(prog="python -m app", description="Rewards ledger service.", epilog=DATABASE_NOTE)
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    parsers = {name: sub.add_parser(name, help=text, description=text[0].upper() + text[1:] + ".",
+                                    epilog=DATABASE_NOTE) for name, text in COMMANDS.items()}
+    parsers["backup"].add_argument("file", help="the new file to write (must not exist; its folder must)")
+    parsers["restore"].add_argument("file", help="a backup made by `backup`")
+    parsers["create-brand"].add_argument("code", help="the brand's code: 1-64 of a-z 0-9 _ -")
+    parsers["create-brand"].add_argument("--name", help="display name (default: the code)")
+    ck = parsers["create-key"]
+    ck.add_argument("--brand", help="the brand's code (brand and readonly keys)")
     ck.add_argument("--role", required=True, choices=("admin", "brand", "readonly"))
-    ck.add_argument("--name", default="")
+    ck.add_argument("--name", default="", help="a label for the key")
     return p
+
+
+class _ProgressLine:
+    """Progress of a long check or copy on stderr, at most once a second (small files print
+    nothing); in place on a terminal, one line per report otherwise."""
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+        self.shown_at = time.monotonic()
+        self.shown = False
+
+    def __call__(self, phase: str, done: int, total: int) -> None:
+        now = time.monotonic()
+        if now - self.shown_at < 1 or not total:
+            return
+        self.shown_at, self.shown = now, True
+        text = f"{self.label}: {phase} {done:,}/{total:,} ({done * 100 // total}%)"
+        sys.stderr.write(f"\r{text}" if sys.stderr.isatty() else text + "\n")
+        sys.stderr.flush()
+
+    def close(self) -> None:
+        if self.shown and sys.stderr.isatty():
+            sys.stderr.write("\n")
 
 
 def _with_runtime(config, action):
@@ -42,50 +82,86 @@ def _with_runtime(config, action):
         runtime.close()
 
 
+def _existing(db: DbSettings) -> DbSettings:
+    if not os.path.isfile(db.path):
+        raise BackupError(f"no database at {db.path} (DATABASE_PATH)")
+    return db
+
+
+def _verify(db: DbSettings) -> int:
+    conn = connect(_existing(db), readonly=True)
+    progress = _ProgressLine("verify")
+    try:
+        problems = verify(conn, progress)
+        warnings = near_limit_warnings(conn)
+    except sqlite3.DatabaseError as exc:
+        raise BackupError(f"{db.path} cannot be read as a ledger: {exc}") from None
+    finally:
+        progress.close()
+        conn.close()
+    for warning in warnings:
+        print(f"WARN {warning}", file=sys.stderr)
+    return _report(problems, f"{db.path}: ok")
+
+
+def _run(command: str, args: argparse.Namespace, config) -> int:
+    db = DbSettings.from_config(config)
+    if command == "serve":
+        from .web.server import serve
+        return serve(config)
+    if command == "migrate":
+        conn = connect(db)
+        applied = migrate(conn)
+        conn.close()
+        print("applied: " + (", ".join(applied) if applied else "nothing (up to date)"))
+        return 0
+    if command == "verify":
+        return _verify(db)
+    if command in ("backup", "restore"):
+        progress = _ProgressLine(command)
+        try:
+            if command == "backup":
+                return _report(backup(db, args.file, progress), f"backup written to {args.file} and verified")
+            restore(db, args.file, progress)
+        finally:
+            progress.close()
+        print(f"restored {args.file} into {db.path}")
+        return 0
+    if command == "create-brand":
+        async def make(rt):
+            return await rt.ledger.create_brand(args.code, args.name or args.code)
+        print(f"brand {args.code} created (id {_with_runtime(config, make)})")
+        return 0
+    if command == "create-key":
+        from .services.keys import create_key_command
+
+        async def make_key(rt):
+            return await rt.writer.submit(create_key_command(args.brand, args.role, args.name, rt.clock.now_ms()))
+        key_id, key = _with_runtime(config, make_key)
+        print(f"key {key_id} ({args.role}); shown once, store it now:\n{key}")
+        return 0
+    return 2
+
+
 def main(argv: list[str] | None = None) -> int:
+    from .services.keys import RevokedAdminKey
     args = _parser().parse_args(argv)
-    command = args.command or "serve"
     try:
         config = load_config()
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     logging.basicConfig(level=config.log_level, format="%(message)s")
-    db = DbSettings.from_config(config)
     try:
-        if command == "serve":
-            from .web.server import serve
-            return serve(config)
-        if command == "migrate":
-            conn = connect(db)
-            applied = migrate(conn)
-            conn.close()
-            print("applied: " + (", ".join(applied) if applied else "nothing (up to date)"))
-            return 0
-        if command == "verify":
-            return _report(verify(connect(db, readonly=True)), f"{db.path}: ok")
-        if command == "backup":
-            return _report(backup(db, args.file), f"backup written to {args.file} and verified")
-        if command == "restore":
-            restore(db, args.file)
-            print(f"restored {args.file} into {db.path}")
-            return 0
-        if command == "create-brand":
-            async def make(rt):
-                return await rt.ledger.create_brand(args.code, args.name or args.code)
-            print(f"brand {args.code} created (id {_with_runtime(config, make)})")
-            return 0
-        if command == "create-key":
-            from .services.keys import create_key_command
-
-            async def make_key(rt):
-                return await rt.writer.submit(
-                    create_key_command(args.brand, args.role, args.name, rt.clock.now_ms()))
-            key_id, key = _with_runtime(config, make_key)
-            print(f"key {key_id} ({args.role}); shown once, store it now:\n{key}")
-            return 0
+        return _run(args.command or "serve", args, config)
+    except RevokedAdminKey as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     except (MigrationError, BackupError) as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except sqlite3.OperationalError as exc:  # e.g. a folder that cannot hold the database
+        print(f"error: {config.database_path}: {exc}", file=sys.stderr)
         return 1
     except Exception as exc:  # noqa: BLE001 - the CLI reports domain errors in one line
         message = getattr(exc, "message", None)
@@ -93,7 +169,6 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"error: {exc.code}: {message} {exc.details or ''}", file=sys.stderr)
         return 1
-    return 2
 
 
 def _report(problems: list[str], ok_line: str) -> int:

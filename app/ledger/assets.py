@@ -30,7 +30,9 @@ def validate_asset(code: object, scale: object, kind: object, expiry_days: objec
     if not isinstance(code, str) or not _ASSET_CODE.match(code):
         raise InvalidRequest("asset code must be 1-16 upper-case letters, digits or _", field="code")
     if isinstance(scale, bool) or not isinstance(scale, int) or not 0 <= scale <= MAX_SCALE:
-        raise InvalidRequest(f"scale must be an integer 0..{MAX_SCALE}", field="scale")
+        raise InvalidRequest(f"scale must be an integer 0..{MAX_SCALE}: balances are 64-bit integers of minor"
+                             f" units; hold an 18-decimal token at scale {MAX_SCALE} or less", field="scale",
+                             max_scale=MAX_SCALE)
     if kind not in ASSET_KINDS:
         raise InvalidRequest(f"kind must be one of {', '.join(ASSET_KINDS)}", field="kind")
     if expiry_days is not None and (isinstance(expiry_days, bool) or not isinstance(expiry_days, int)

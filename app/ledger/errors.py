@@ -68,9 +68,11 @@ class LimitExceeded(LedgerError):
 
 
 class BatchFailed(LedgerError):
-    """An atomic batch was refused as a whole; `details.items` says which items failed."""
+    """An atomic batch was refused as a whole; `details.items` says which items failed
+    (`failures` holds the same as (index, error) pairs)."""
 
     code = "batch_failed"
+    failures: list = []
 
 
 class Unavailable(LedgerError):

@@ -12,15 +12,30 @@ from decimal import Decimal
 
 from .errors import InvalidAmount
 
-# One transfer moves at most 10^18 minor units; every balance counter must stay within
-# SQLite's signed 64-bit INTEGER (MAX_COUNTER_MINOR), which the ledger checks before writing.
+# The money range, decided once (README, "Money model"):
+# - every account counter is a signed 64-bit INTEGER (SQLite's), so an account can see at
+#   most MAX_COUNTER_MINOR minor units in its whole life, on each of its four counters;
+# - so assets have at most MAX_SCALE = 9 decimals: 9.2 billion units per account for life
+#   even at scale 9 (an 18-decimal token is held at scale 9 or less and converted exactly
+#   at the chain's edge). 128-bit counters would cost every row and every comparison;
+# - one transfer moves at most MAX_AMOUNT_MINOR;
+# - an account whose largest counter passes COUNTER_WARN_MINOR (half the range) is
+#   reported by /metrics and `verify`, long before it refuses transfers.
 MAX_AMOUNT_MINOR = 10**18
 MAX_COUNTER_MINOR = 2**63 - 1
-MAX_SCALE = 18
+COUNTER_WARN_MINOR = 2**62
+MAX_SCALE = 9
 _AMOUNT_TEXT = re.compile(r"^(0|[1-9][0-9]{0,36})(?:\.([0-9]{1,18}))?\Z")
 
 
+class ExponentNumber(Decimal):
+    """A JSON number written with an exponent (`1e2`): exact, but refused as an amount,
+    which must be written out (`"100"`)."""
+
+
 def _amount_text(value: object) -> str:
+    if isinstance(value, ExponentNumber):
+        raise InvalidAmount("amount must be written without an exponent, e.g. \"100.00\"")
     if isinstance(value, bool):
         raise InvalidAmount("amount must be a decimal string such as \"12.50\"")
     if isinstance(value, int):
@@ -36,7 +51,7 @@ def _amount_text(value: object) -> str:
 
 def parse_amount(value: object, scale: int) -> int:
     """Decimal text (or exact number) → positive integer minor units at `scale`."""
-    assert 0 <= scale <= MAX_SCALE
+    assert 0 <= scale <= 18  # assets made before the scale limit of 9 keep their scale
     text = _amount_text(value)
     if len(text) > 60:
         raise InvalidAmount("amount is too long")

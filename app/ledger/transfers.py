@@ -17,7 +17,7 @@ from typing import Any, NamedTuple
 
 from .accounts import Account, Counters
 from .errors import InsufficientFunds, InvalidRequest, LedgerError, LimitExceeded
-from .money import MAX_COUNTER_MINOR
+from .money import MAX_COUNTER_MINOR, format_amount
 
 KINDS = ("posted", "pending", "post_pending", "void_pending", "expire_pending")
 RESOLUTIONS = {"post": "post_pending", "void": "void_pending", "expire": "expire_pending"}
@@ -87,18 +87,40 @@ def apply_transfer(kind: str, dr: Counters, cr: Counters, amount: int,
                      cr.credits_pending - pending_amount))
 
 
-def posting_error(account: Account, after: Counters) -> LedgerError | None:
-    """Why `account` may not take on counters `after`, or None when it may."""
+def posting_problem(account: Account, after: Counters) -> str | None:
+    """Why `account` may not take on counters `after` ("insufficient_funds" or "limit_exceeded"),
+    or None when it may. Funds come first: a debit beyond the balance is refused for that,
+    whatever it would do to the 64-bit counters."""
+    if account.no_overdraft and after.debits_posted + after.debits_pending > after.credits_posted:
+        return InsufficientFunds.code
     if after.credits_posted > MAX_COUNTER_MINOR or after.debits_posted > MAX_COUNTER_MINOR \
             or after.credits_pending > MAX_COUNTER_MINOR or after.debits_pending > MAX_COUNTER_MINOR:
-        return LimitExceeded("a balance would exceed the 64-bit limit", account_id=account.id)
-    if account.no_overdraft and after.debits_posted + after.debits_pending > after.credits_posted:
-        return InsufficientFunds(
-            "insufficient funds", account_id=account.id,
-            available=str(account.counters.available),
-            requested=str(after.debits_posted + after.debits_pending
-                          - account.counters.debits_posted - account.counters.debits_pending))
+        return LimitExceeded.code
     return None
+
+
+def posting_refusal(problem: str, account: Account, after: Counters, asset_code: str,
+                    scale: int) -> LedgerError:
+    """The error for `posting_problem`'s answer, in the asset's units and names (never an
+    internal id): what is available and what was asked, or which account is full."""
+    if problem == InsufficientFunds.code:
+        requested = (after.debits_posted + after.debits_pending
+                     - account.counters.debits_posted - account.counters.debits_pending)
+        return insufficient_funds(asset_code, scale, account.counters.available, requested,
+                                  account.owner if account.kind == "customer" else None)
+    return LimitExceeded(
+        "the transfer would take an account past its lifetime limit of 2^63-1 minor units"
+        " (README, Money model)", asset=asset_code, account=f"{account.kind}:{account.owner}",
+        limit=format_amount(MAX_COUNTER_MINOR, scale))
+
+
+def insufficient_funds(asset_code: str, scale: int, available_minor: int, requested_minor: int,
+                       customer: str | None = None) -> InsufficientFunds:
+    details = {"asset": asset_code, "available": format_amount(max(available_minor, 0), scale),
+               "requested": format_amount(requested_minor, scale)}
+    if customer is not None:
+        details["customer_id"] = customer
+    return InsufficientFunds("insufficient funds", **details)
 
 
 def _json_number(value: Any) -> Any:

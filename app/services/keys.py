@@ -108,11 +108,24 @@ class Authenticator:
 ENV_KEY_NAME = "ADMIN_API_KEY"
 
 
+class RevokedAdminKey(Exception):
+    """ADMIN_API_KEY names a key that was revoked: start-up stops rather than bring it back.
+
+    A revoked key may have leaked; re-activating it because a setting still names it would
+    undo the revocation without anyone deciding to. The operator sets a new value."""
+
+    def __init__(self) -> None:
+        super().__init__("ADMIN_API_KEY is a key that was revoked; set a new value (the old one stays revoked)")
+
+
 def ensure_admin_key_command(key: str, now_ms: int):
     """A writer command that registers ADMIN_API_KEY's hash as an admin key (once) and
-    revokes a previous value of the setting: changing it rotates the key."""
+    revokes a previous value of the setting: changing it rotates the key. A revoked value
+    raises `RevokedAdminKey`."""
     def command(conn: sqlite3.Connection) -> int:
         digest = hash_key(key)
+        if key_store.is_revoked_hash(conn, digest):
+            raise RevokedAdminKey()
         key_store.revoke_named_except(conn, ENV_KEY_NAME, digest, now_ms)
         row = key_store.key_by_hash(conn, digest)
         if row is not None:

@@ -6,14 +6,15 @@ the asset's scale (`asset()` serves the immutable asset rows from a cache).
 """
 from __future__ import annotations
 
+import hashlib
 import re
 import sqlite3
 from typing import Any, Callable, NamedTuple
 
 from ..clock import SystemClock
 from ..ledger.assets import Asset, validate_asset
-from ..ledger.errors import InsufficientFunds, InvalidRequest, NotFound
-from ..ledger.transfers import TransferSpec
+from ..ledger.errors import BatchFailed, InsufficientFunds, InvalidRequest, NotFound
+from ..ledger.transfers import TransferSpec, insufficient_funds
 from ..store import balances as balance_store
 from ..store import brands as brand_store
 from ..store.accounts import ensure_account, load_pair
@@ -268,16 +269,26 @@ def _source_account(conn: sqlite3.Connection, brand_id: int, asset: Asset, name:
     """The account value is taken from; a customer with no account yet has nothing to spend."""
     account_id = _customer_account(conn, brand_id, asset, name, known)[1]
     if account_id is None:
-        raise InsufficientFunds("insufficient funds", available="0", requested=str(amount_minor))
+        raise insufficient_funds(asset.code, asset.scale, 0, amount_minor, name)
     return account_id
 
 
 def _merge_batch(conn: sqlite3.Connection, specs: list, early: dict, atomic: bool,
                  now_ms: int) -> list[BatchItem]:
-    """Run the batch over the items that resolved to specs, keeping per-item order and errors."""
-    if atomic and early:
-        raise batch_refused(sorted(early.items()))
-    ran = iter(create_batch(conn, [s for s in specs if s is not None], atomic, now_ms))
+    """Run the batch over the items that resolved to specs, keeping per-item order and errors.
+
+    An atomic batch with items that failed early still runs the others, so that its
+    `batch_failed` names every failing item (an insufficient balance too); raising then
+    undoes whatever they wrote."""
+    try:
+        ran = iter(create_batch(conn, [s for s in specs if s is not None], atomic, now_ms))
+        failed_later: list = []
+    except BatchFailed as exc:
+        ran, failed_later = iter(()), exc.failures
+    if atomic and (early or failed_later):
+        resolved = [i for i, spec in enumerate(specs) if spec is not None]  # batch position → item index
+        failures = sorted([*early.items(), *((resolved[i], e) for i, e in failed_later)])
+        raise batch_refused(failures)
     out = []
     for index, spec in enumerate(specs):
         if spec is None:
@@ -286,6 +297,17 @@ def _merge_batch(conn: sqlite3.Connection, specs: list, early: dict, atomic: boo
             item = next(ran)
             out.append(BatchItem(index, item.record, item.error))
     return out
+
+
+def batch_item_key(request_key: str | None, index: int) -> str | None:
+    """The transfer key of a batch's item `index`, derived from the request's Idempotency-Key.
+
+    It outlives the stored response (IDEMPOTENCY_TTL_S): a retry after that still cannot
+    apply an item twice. The space in it keeps it apart from any key a client can send
+    (visible ASCII only), and hashing keeps it within the 200-character limit."""
+    if request_key is None:
+        return None
+    return f"batch {hashlib.sha256(request_key.encode()).hexdigest()[:40]} {index}"
 
 
 def brand_view(conn: sqlite3.Connection, brand_id: int) -> tuple:

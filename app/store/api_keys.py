@@ -47,3 +47,8 @@ def key_row(conn: sqlite3.Connection, key_id: int) -> sqlite3.Row:
 def revoke_named_except(conn: sqlite3.Connection, name: str, keep_hash: str, now_ms: int) -> int:
     return conn.execute("UPDATE api_keys SET revoked_at_ms = ? WHERE name = ? AND key_hash <> ?"
                         " AND revoked_at_ms IS NULL", (now_ms, name, keep_hash)).rowcount
+
+
+def is_revoked_hash(conn: sqlite3.Connection, key_hash: str) -> bool:
+    return conn.execute("SELECT 1 FROM api_keys WHERE key_hash = ? AND revoked_at_ms IS NOT NULL",
+                        (key_hash,)).fetchone() is not None

@@ -1,61 +1,127 @@
-"""Online backup and verified restore of the SQLite file."""
+"""Online backup and verified restore of the SQLite file.
+
+Both refuse what they cannot do safely with one clear `BackupError` (no database, a missing
+folder, a file that is not SQLite or not this service's) and leave nothing behind.
+"""
 from __future__ import annotations
 
 import os
 import sqlite3
+from typing import Callable
 
 from .sqlite import DbSettings, connect
-from .verify import verify
+from .verify import Progress, verify
+
+# Pages copied per backup step; between steps the progress callback runs.
+BACKUP_STEP_PAGES = 4096
+LEDGER_TABLES = ("brands", "assets", "accounts", "transfers", "schema_migrations")
 
 
 class BackupError(RuntimeError):
     """A backup or restore could not be made safely; nothing was replaced."""
 
 
-def backup(db: DbSettings, target_path: str) -> list[str]:
-    """Copy the live database to `target_path` (one consistent snapshot); verify the copy."""
+def _remove(*paths: str) -> None:
+    for path in paths:
+        for name in (path, path + "-wal", path + "-shm", path + "-journal"):
+            if os.path.exists(name):
+                os.remove(name)
+
+
+def _check_ledger_file(conn: sqlite3.Connection, label: str) -> None:
+    """`label` is a SQLite database of this service, else BackupError."""
+    try:
+        names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    except sqlite3.DatabaseError:
+        raise BackupError(f"{label} is not a SQLite database") from None
+    missing = [t for t in LEDGER_TABLES if t not in names]
+    if missing:
+        raise BackupError(f"{label} is not a database of this service (no {', '.join(missing)} table)")
+
+
+def backup(db: DbSettings, target_path: str, progress: Progress | None = None) -> list[str]:
+    """Copy the live database to `target_path` (one consistent snapshot); verify the copy.
+
+    The source keeps one read transaction open across the steps, so the copy is one
+    snapshot even while the service writes (a WAL reader never sees later commits)."""
+    if not os.path.exists(db.path):
+        raise BackupError(f"no database at {db.path} (DATABASE_PATH)")
+    folder = os.path.dirname(os.path.abspath(target_path))
+    if not os.path.isdir(folder):
+        raise BackupError(f"folder {folder} does not exist")
     if os.path.exists(target_path):
         raise BackupError(f"{target_path} exists; choose a new file")
     src = connect(db, readonly=True)
-    dst = sqlite3.connect(target_path)
     try:
-        src.backup(dst)  # all pages in one step: a single read snapshot, writers go on
+        _check_ledger_file(src, db.path)
+        src.execute("BEGIN")
+        src.execute("SELECT count(*) FROM sqlite_master").fetchone()  # the snapshot starts here
+        dst = sqlite3.connect(target_path)
+        try:
+            src.backup(dst, pages=BACKUP_STEP_PAGES, progress=_pages(progress))
+        finally:
+            dst.close()
+    except (sqlite3.Error, OSError) as exc:
+        _remove(target_path)
+        raise BackupError(f"backup failed: {exc}") from None
+    except BaseException:
+        _remove(target_path)
+        raise
     finally:
-        dst.close()
         src.close()
     copy = connect(DbSettings(target_path))
     try:
         copy.execute("PRAGMA journal_mode = DELETE")  # a backup is one self-contained file
-        return verify(copy)
+        return verify(copy, progress)
     finally:
         copy.close()
 
 
-def restore(db: DbSettings, source_path: str) -> None:
+def _pages(progress: Progress | None) -> Callable[[int, int, int], None] | None:
+    if progress is None:
+        return None
+    return lambda _status, remaining, total: progress("pages", total - remaining, total)
+
+
+def restore(db: DbSettings, source_path: str, progress: Progress | None = None) -> None:
     """Verify `source_path`, then swap it in as the database. The server must be stopped."""
-    if not os.path.exists(source_path):
+    if not os.path.isfile(source_path):
         raise BackupError(f"{source_path} does not exist")
     staging = db.path + ".restoring"
-    for leftover in (staging, staging + "-wal", staging + "-shm"):
-        if os.path.exists(leftover):
-            os.remove(leftover)
-    src = sqlite3.connect(f"file:{os.path.abspath(source_path)}?mode=ro", uri=True)
-    dst = sqlite3.connect(staging)
+    _remove(staging)
     try:
-        src.backup(dst)
+        _stage(source_path, staging, progress)
+    except BaseException:
+        _remove(staging)
+        raise
+    _remove(db.path + "-wal", db.path + "-shm")
+    os.replace(staging, db.path)
+
+
+def _stage(source_path: str, staging: str, progress: Progress | None) -> None:
+    """Copy `source_path` to `staging` and verify it there; BackupError when it is unusable."""
+    try:
+        src = sqlite3.connect(f"file:{os.path.abspath(source_path)}?mode=ro", uri=True)
+    except sqlite3.Error as exc:
+        raise BackupError(f"{source_path} cannot be opened: {exc}") from None
+    try:
+        _check_ledger_file(src, source_path)
+        dst = sqlite3.connect(staging)
+        try:
+            src.backup(dst, pages=BACKUP_STEP_PAGES, progress=_pages(progress))
+        finally:
+            dst.close()
+    except sqlite3.Error as exc:
+        raise BackupError(f"{source_path} could not be copied: {exc}") from None
     finally:
-        dst.close()
         src.close()
     check = connect(DbSettings(staging))
     try:
-        problems = verify(check)
+        problems = verify(check, progress)
         check.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    except sqlite3.Error as exc:
+        raise BackupError(f"{source_path} does not verify: {exc}") from None
     finally:
         check.close()
     if problems:
-        os.remove(staging)
         raise BackupError("the backup does not verify: " + "; ".join(problems[:5]))
-    for stale in (db.path + "-wal", db.path + "-shm"):
-        if os.path.exists(stale):
-            os.remove(stale)
-    os.replace(staging, db.path)

@@ -16,7 +16,8 @@ from ..ledger.errors import (AlreadyResolved, BatchFailed, IdempotencyConflict, 
                              LedgerError, NotFound)
 from ..ledger.lots import Lot, Take, lot_expiry_ms, plan_consumption
 from ..ledger.transfers import (GENESIS_HASH, RESOLUTIONS, TransferSpec, apply_transfer,
-                                canonical_json, chain_hash, posting_error, validate_spec)
+                                canonical_json, chain_hash, posting_problem, posting_refusal,
+                                validate_spec)
 from .accounts import load_many, load_pair, save_many, save_pair
 from .sqlite import LedgerConnection, rollback_to
 
@@ -135,12 +136,14 @@ def _insert(conn: sqlite3.Connection, *, brand_id: int, asset_id: int, dr: Accou
                           dr_after, cr_after)
 
 
-def _apply_checked(kind: str, dr: Account, cr: Account, amount: int,
+def _apply_checked(conn: sqlite3.Connection, kind: str, dr: Account, cr: Account, amount: int,
                    pending_amount: int = 0) -> tuple[Counters, Counters]:
     dr_after, cr_after = apply_transfer(kind, dr.counters, cr.counters, amount, pending_amount)
-    error = posting_error(dr, dr_after) or posting_error(cr, cr_after)
-    if error:
-        raise error
+    for account, after in ((dr, dr_after), (cr, cr_after)):
+        problem = posting_problem(account, after)
+        if problem:  # the refusal names the asset: one read, on this path only
+            code, scale = conn.execute("SELECT code, scale FROM assets WHERE id = ?", (account.asset_id,)).fetchone()
+            raise posting_refusal(problem, account, after, code, scale)
     return dr_after, cr_after
 
 
@@ -177,7 +180,7 @@ def create_transfer(conn: sqlite3.Connection, spec: TransferSpec, now_ms: int,
             if account.brand_id != spec.brand_id or account.asset_id != spec.asset_id:
                 raise InvalidRequest("both accounts must belong to the transfer's brand and asset",
                                      account_id=account.id)
-        dr_after, cr_after = _apply_checked(kind, dr, cr, spec.amount)
+        dr_after, cr_after = _apply_checked(conn, kind, dr, cr, spec.amount)
         timeout_at_ms = now_ms + spec.timeout_s * 1000 if spec.timeout_s else None
         record = _insert(conn, brand_id=spec.brand_id, asset_id=spec.asset_id, dr=dr, cr=cr,
                          amount=spec.amount, kind=kind, code=spec.code, pending_id=None,
@@ -230,7 +233,7 @@ def resolve_pending(conn: sqlite3.Connection, brand_id: int, pending_id: int, ac
         raise AlreadyResolved("the pending transfer has timed out", transfer_id=str(pending_id),
                               status="expired")
     dr, cr = load_pair(conn, pending.debit_account_id, pending.credit_account_id)
-    dr_after, cr_after = _apply_checked(kind, dr, cr, posted, pending.amount)
+    dr_after, cr_after = _apply_checked(conn, kind, dr, cr, posted, pending.amount)
     record = _insert(conn, brand_id=brand_id, asset_id=pending.asset_id, dr=dr, cr=cr, amount=posted,
                      kind=kind, code=pending.code, pending_id=pending_id, timeout_at_ms=None, key=key,
                      meta=canonical_json(pending.metadata), now_ms=now_ms, dr_after=dr_after,
@@ -285,9 +288,12 @@ def create_batch(conn: sqlite3.Connection, specs: list[TransferSpec], atomic: bo
 
 
 def batch_refused(failures: list[tuple[int, LedgerError]]) -> BatchFailed:
-    """The error of an atomic batch: every failing item's index, code, message and details."""
-    return BatchFailed("the batch was refused: no transfer was applied", items=[
+    """The error of an atomic batch: every failing item's index, code, message and details
+    (`failures` stays on the error for a caller that merges several lists)."""
+    error = BatchFailed("the batch was refused: no transfer was applied", items=[
         {"index": index, "code": e.code, "message": e.message, "details": e.details} for index, e in failures])
+    error.failures = failures
+    return error
 
 
 def _deferrable(conn: sqlite3.Connection, specs: list[TransferSpec],

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from ..ledger.errors import LimitExceeded
 from ..ledger.money import parse_amount
-from ..services.ledger import Movement, check_customer_id, with_view
+from ..services.ledger import Movement, batch_item_key, check_customer_id, with_view
 from . import render
 from .base import ApiHandler, Op
 from .errors import envelope
@@ -82,10 +82,11 @@ class BatchHandler(ApiHandler):
         if len(d.transfers) > limit:
             raise LimitExceeded(f"a batch holds at most {limit} transfers", max_transfers=limit)
         ledger = self.runtime.ledger
+        key = self.idempotency_key()
         items = []
-        for t in d.transfers:
+        for index, t in enumerate(d.transfers):
             scale = (await ledger.asset(self.brand_id, t.asset)).scale
-            items.append((t.from_customer, t.to_customer, movement_of(t, scale, None)))
+            items.append((t.from_customer, t.to_customer, movement_of(t, scale, batch_item_key(key, index))))
         await self.write_through(
             lambda wrap: ledger.transfer_batch(self.brand_id, items, d.atomic, wrap=self.then(wrap, with_view)),
             lambda results: (201, batch_body(results, d.atomic)), raw)

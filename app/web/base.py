@@ -14,8 +14,7 @@ import time
 import uuid
 from base64 import urlsafe_b64decode, urlsafe_b64encode
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from decimal import Decimal
+from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
 
 import tornado.web
@@ -24,10 +23,12 @@ from pydantic import BaseModel, ValidationError
 from ..ledger.errors import InvalidRequest, LedgerError, NotFound
 from ..services.idempotency import IdempotentRequest, Replay, Stored, idempotent
 from ..services.keys import Principal
+from . import json_input
 from .errors import ApiError, envelope, for_http_status, status_of
 
 log = logging.getLogger("app.http")
 MAX_PAGE = 200
+MAX_ROW_ID = 2**63 - 1  # SQLite's INTEGER PRIMARY KEY range
 DEFAULT_PAGE = 50
 _DIGITS = re.compile(r"^[0-9]{1,18}\Z")  # ASCII only: str.isdigit() accepts "²"
 _KEY_HEADER = re.compile(r"^[\x21-\x7e]{1,200}\Z")
@@ -44,25 +45,62 @@ class Op:
     errors: tuple[int, ...] = ()
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
 def rfc3339(ms: int | None) -> str | None:
     if ms is None:
         return None
-    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.") + \
-        f"{ms % 1000:03d}Z"
+    return (_EPOCH + timedelta(milliseconds=ms)).strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
+
+
+# RFC 3339 date-time only (no ISO week dates, ordinals or missing zones), within a range
+# every part of the service can compute with: from the Unix epoch to the end of year 9999.
+_RFC3339 = re.compile(r"^([0-9]{4})-([0-9]{2})-([0-9]{2})[Tt]([0-9]{2}):([0-9]{2}):([0-9]{2})(\.[0-9]{1,9})?"
+                      r"(?:([Zz])|([+-])([0-9]{2}):([0-9]{2}))\Z")
+TIME_MIN_MS = 0
+TIME_MAX_MS = (datetime(9999, 12, 31, 23, 59, 59, 999000, tzinfo=timezone.utc) - _EPOCH) // timedelta(milliseconds=1)
+TIME_RANGE_TEXT = "1970-01-01T00:00:00Z to 9999-12-31T23:59:59.999Z"
 
 
 def parse_time_ms(text: str, name: str) -> int:
+    """RFC 3339 text with a zone → epoch milliseconds (fractions below 1 ms dropped)."""
+    match = _RFC3339.match(text) if len(text) <= 40 else None
+    if not match:
+        raise InvalidRequest(f"{name} must be an RFC 3339 time with a zone, e.g. 2026-01-31T12:00:00Z",
+                             field=name)
+    y, mo, d, h, mi, sec, frac, z, sign, oh, om = match.groups()
     try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise InvalidRequest(f"{name} must be an RFC 3339 time", field=name) from None
-    if moment.tzinfo is None:
-        raise InvalidRequest(f"{name} must include a time zone (e.g. Z)", field=name)
-    return int(moment.timestamp() * 1000)
+        offset = timedelta(0) if z else (1 if sign == "+" else -1) * timedelta(hours=int(oh), minutes=int(om))
+        local = datetime(int(y), int(mo), int(d), int(h), int(mi), int(sec), int((frac or ".0")[1:7].ljust(6, "0")),
+                         tzinfo=timezone(offset))
+    except ValueError:  # day 31 of a 30-day month, hour 24, offset hours past 23, second 60 …
+        raise InvalidRequest(f"{name} is not a real moment", field=name) from None
+    ms = (local - _EPOCH) // timedelta(milliseconds=1)  # timedelta arithmetic: no overflow at the ends
+    if not TIME_MIN_MS <= ms <= TIME_MAX_MS:
+        raise InvalidRequest(f"{name} must be within {TIME_RANGE_TEXT}", field=name)
+    return ms
 
 
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not valid JSON")
+_CURSOR_TEXT = re.compile(r"^[A-Za-z0-9_-]{1,32}\Z")
+_CURSOR_ID = re.compile(r"^[1-9][0-9]{0,18}\Z")
+
+
+def _cursor_text(row_id: int) -> str:
+    return urlsafe_b64encode(str(row_id).encode()).decode().rstrip("=")
+
+
+def _cursor_id(raw: str) -> int | None:
+    """The id in a cursor `_cursor_text` made, or None for anything else."""
+    if not _CURSOR_TEXT.match(raw):
+        return None
+    try:
+        text = urlsafe_b64decode(raw + "=" * (-len(raw) % 4)).decode("ascii")
+    except (ValueError, UnicodeDecodeError):
+        return None
+    if not _CURSOR_ID.match(text) or int(text) > MAX_ROW_ID or _cursor_text(int(text)) != raw:
+        return None
+    return int(text)
 
 
 class ApiHandler(tornado.web.RequestHandler):
@@ -109,9 +147,14 @@ class ApiHandler(tornado.web.RequestHandler):
         return key or None
 
     async def _brand_of_request(self) -> int:
-        if self.principal.role != "admin":
-            return self.principal.brand_id
         code = self.request.headers.get("X-Brand")
+        if self.principal.role != "admin":
+            # A brand key naming another brand is a misconfigured client: say so, never
+            # serve it its own brand as if it had asked for that.
+            if code is not None and code != self.principal.brand_code:
+                raise ApiError("forbidden", "this key belongs to another brand than X-Brand names",
+                               field="X-Brand")
+            return self.principal.brand_id
         if not code:
             raise InvalidRequest("admin keys name the brand with the X-Brand header", field="X-Brand")
         return await self.web.auth.brand_id(code)
@@ -127,7 +170,11 @@ class ApiHandler(tornado.web.RequestHandler):
         except UnicodeDecodeError:
             raise ApiError("invalid_json", "request body is not UTF-8") from None
         try:
-            return json.loads(text, parse_float=Decimal, parse_constant=_reject_constant)
+            return json_input.loads(text)
+        except json_input.NumberOutOfRange as exc:
+            raise InvalidRequest(f"request body has a number out of range: {exc}",
+                                 max_number_chars=json_input.MAX_NUMBER_CHARS,
+                                 max_exponent=json_input.MAX_EXPONENT) from None
         except (ValueError, RecursionError) as exc:
             raise ApiError("invalid_json", "request body is not valid JSON", reason=str(exc)[:200]) from None
 
@@ -155,23 +202,21 @@ class ApiHandler(tornado.web.RequestHandler):
         return self.query_int("limit", DEFAULT_PAGE, 1, MAX_PAGE)
 
     def cursor(self) -> int:
-        """The id after which a page starts (0 for the first page)."""
+        """The id after which a page starts (0 for the first page). Only cursors this service
+        gave out are taken: the text must be exactly what `next_cursor` makes of an id."""
         raw = self.get_query_argument("cursor", None)
         if not raw:
             return 0
-        try:
-            value = int(urlsafe_b64decode(raw.encode() + b"=" * (-len(raw) % 4)).decode())
-            if value < 0:
-                raise ValueError
-            return value
-        except (ValueError, UnicodeDecodeError):
-            raise InvalidRequest("cursor is not one this service gave out", field="cursor") from None
+        value = _cursor_id(raw)
+        if value is None:
+            raise InvalidRequest("cursor is not one this service gave out", field="cursor")
+        return value
 
     @staticmethod
     def next_cursor(rows: list, limit: int, last_id: Callable[[Any], int]) -> str | None:
         if len(rows) < limit:
             return None
-        return urlsafe_b64encode(str(last_id(rows[-1])).encode()).decode().rstrip("=")
+        return _cursor_text(last_id(rows[-1]))
 
     @staticmethod
     def path_id(raw: str, name: str) -> int:

@@ -1,12 +1,17 @@
-"""Prometheus metrics: requests and latency per route, writer batch sizes and commit latency."""
+"""Prometheus metrics: requests and latency per route, writer batch sizes and commit latency,
+and the accounts approaching the 64-bit counter range (README, "Money model")."""
 from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
+from ..ledger.money import MAX_COUNTER_MINOR
+from ..store.verify import near_limit_summary
+
 
 class Metrics:
-    def __init__(self, writer) -> None:
+    def __init__(self, writer, readers=None) -> None:
         self.writer = writer
+        self.readers = readers
         self.registry = CollectorRegistry()
         self.requests = Counter("http_requests", "HTTP requests", ["route", "method", "status"],
                                 registry=self.registry)
@@ -20,6 +25,12 @@ class Metrics:
                                    buckets=(.0005, .001, .0025, .005, .01, .025, .05, .1, .25, 1))
         self.queue_depth = Gauge("writer_queue_depth", "commands waiting for the writer", registry=self.registry)
         self.commands = Gauge("writer_commands", "commands run by the writer since start", registry=self.registry)
+        self.near_limit = Gauge("ledger_accounts_near_counter_limit",
+                                "accounts whose largest counter has used half or more of the 64-bit range",
+                                registry=self.registry)
+        self.fullest = Gauge("ledger_account_counter_used_ratio",
+                             "largest counter / (2^63-1) among those accounts (0 when there are none)",
+                             registry=self.registry)
 
     def observe_request(self, route: str, method: str, status: int, seconds: float) -> None:
         self.requests.labels(route, method, str(status)).inc()
@@ -35,4 +46,8 @@ class Metrics:
             self.commit_ms.observe(ms / 1000)
         self.queue_depth.set(self.writer.queue_depth)
         self.commands.set(stats.commands)
+        if self.readers is not None:  # a partial index holds just those accounts: a cheap read
+            count, largest_minor = self.readers.read_now(near_limit_summary, single_statement=True)
+            self.near_limit.set(count)
+            self.fullest.set(largest_minor / MAX_COUNTER_MINOR)
         return generate_latest(self.registry)

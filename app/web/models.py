@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal, Optional
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, WithJsonSchema
 
-from ..ledger.money import MAX_AMOUNT_MINOR
+from ..ledger.money import MAX_AMOUNT_MINOR, MAX_SCALE
 
 
 def _amount_value(value: Any) -> Any:
@@ -60,7 +60,8 @@ class BrandIn(In):
 
 class AssetIn(In):
     code: AssetCode
-    scale: Annotated[int, Field(ge=0, le=18)]
+    scale: Annotated[int, Field(ge=0, le=MAX_SCALE, description=f"decimal places, 0..{MAX_SCALE}: every balance"
+                                " counter is a signed 64-bit integer of minor units")]
     kind: Literal["points", "credits", "fiat", "crypto"]
     expiry_days: Optional[Annotated[int, Field(ge=1, le=36500)]] = None
 

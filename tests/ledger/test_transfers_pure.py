@@ -6,7 +6,7 @@ from app.ledger.errors import InsufficientFunds, InvalidRequest, LimitExceeded
 from app.ledger.lots import Lot, LotsInconsistent, expirable, plan_consumption
 from app.ledger.money import MAX_COUNTER_MINOR
 from app.ledger.transfers import (GENESIS_HASH, ChainFields, TransferSpec, apply_transfer, chain_hash,
-                                  posting_error, validate_spec)
+                                  posting_problem, posting_refusal, validate_spec)
 
 
 def account(counters=Counters(), no_overdraft=True):
@@ -34,21 +34,40 @@ def test_void_releases_everything():
 def test_overdraft_is_an_error_value():
     acc = account(Counters(credits_posted=10))
     after, _ = apply_transfer("posted", acc.counters, Counters(), 11)
-    assert isinstance(posting_error(acc, after), InsufficientFunds)
+    assert posting_problem(acc, after) == "insufficient_funds"
     ok, _ = apply_transfer("posted", acc.counters, Counters(), 10)
-    assert posting_error(acc, ok) is None
+    assert posting_problem(acc, ok) is None
 
 
 def test_system_accounts_may_go_negative():
     acc = account(no_overdraft=False)
     after, _ = apply_transfer("posted", acc.counters, Counters(), 10**18)
-    assert posting_error(acc, after) is None
+    assert posting_problem(acc, after) is None
 
 
 def test_counter_overflow_is_limit_exceeded():
     acc = account(Counters(credits_posted=MAX_COUNTER_MINOR), no_overdraft=False)
     _, after = apply_transfer("posted", Counters(), acc.counters, 1)
-    assert isinstance(posting_error(acc, after), LimitExceeded)
+    assert posting_problem(acc, after) == "limit_exceeded"
+    error = posting_refusal("limit_exceeded", acc, after, "POINTS", 0)
+    assert isinstance(error, LimitExceeded) and error.details["account"] == "customer:c"
+    assert "account_id" not in error.details
+
+
+def test_debit_past_both_balance_and_counter_range_is_insufficient_funds():
+    # Regression: a customer that received and spent 9 x 10^18 asks for 10^18 more with
+    # nothing left; the answer is about funds, not about the 64-bit counter.
+    acc = account(Counters(debits_posted=9 * 10**18, credits_posted=9 * 10**18))
+    after, _ = apply_transfer("posted", acc.counters, Counters(), 10**18)
+    assert posting_problem(acc, after) == "insufficient_funds"
+
+
+def test_insufficient_funds_speaks_in_asset_units_without_internal_ids():
+    acc = account(Counters(credits_posted=3766))
+    after, _ = apply_transfer("posted", acc.counters, Counters(), 5000)
+    error = posting_refusal(posting_problem(acc, after), acc, after, "CREDITS", 2)
+    assert isinstance(error, InsufficientFunds)
+    assert error.details == {"asset": "CREDITS", "available": "37.66", "requested": "50.00", "customer_id": "c"}
 
 
 @pytest.mark.parametrize("changes", [

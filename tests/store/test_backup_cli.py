@@ -88,3 +88,79 @@ def test_restore_refuses_a_file_that_does_not_verify(tmp_path):
     r = cli(tmp_path, "restore", str(bad), db="target.db")
     assert r.returncode == 1 and "does not verify" in r.stderr
     assert not os.path.exists(tmp_path / "target.db")
+
+
+# -- operator mistakes end in one clear line, a non-zero exit and nothing left behind ---------
+def one_line_error(r, *words):
+    assert r.returncode != 0, r.stdout
+    assert "Traceback" not in r.stderr and r.stderr.strip().count("\n") == 0, r.stderr
+    for word in words:
+        assert word in r.stderr, r.stderr
+
+
+def test_verify_and_backup_of_a_missing_database(tmp_path):
+    one_line_error(cli(tmp_path, "verify", db="nothing.db"), "no database at", "nothing.db", "DATABASE_PATH")
+    one_line_error(cli(tmp_path, "backup", str(tmp_path / "b.db"), db="nothing.db"), "no database at")
+    assert os.listdir(tmp_path) == []
+
+
+def test_backup_into_a_missing_folder(tmp_path):
+    cli(tmp_path, "create-brand", "acme")
+    one_line_error(cli(tmp_path, "backup", str(tmp_path / "no" / "such" / "b.db")), "does not exist")
+    assert not os.path.exists(tmp_path / "no")
+
+
+def test_restore_of_a_file_that_is_not_sqlite(tmp_path):
+    junk = tmp_path / "junk.db"
+    junk.write_bytes(b"this is not a database\n" * 100)
+    one_line_error(cli(tmp_path, "restore", str(junk), db="target.db"), "not a SQLite database")
+    assert sorted(os.listdir(tmp_path)) == ["junk.db"]  # no target, no .restoring leftovers
+
+
+def test_restore_of_a_sqlite_file_of_another_schema(tmp_path):
+    other = tmp_path / "other.db"
+    conn = sqlite3.connect(other)
+    conn.execute("CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT)")
+    conn.commit()
+    conn.close()
+    one_line_error(cli(tmp_path, "restore", str(other), db="target.db"), "not a database of this service")
+    assert sorted(os.listdir(tmp_path)) == ["other.db"]
+
+
+def test_each_subcommand_says_what_it_does_and_which_database(tmp_path):
+    for command in ("serve", "migrate", "verify", "backup", "restore", "create-brand", "create-key"):
+        r = cli(tmp_path, command, "--help")
+        assert r.returncode == 0 and "DATABASE_PATH" in r.stdout, (command, r.stdout)
+    assert "online copy" in cli(tmp_path, "backup", "--help").stdout
+
+
+def test_verify_reports_progress_on_a_large_ledger(tmp_path):
+    from app.store import verify as verify_module
+    cli(tmp_path, "create-brand", "acme")
+    seen = []
+    conn = connect(DbSettings(str(tmp_path / "app.db")), readonly=True)
+    old = verify_module.PROGRESS_EVERY_ROWS
+    verify_module.PROGRESS_EVERY_ROWS = 1
+    try:
+        assert verify(conn, lambda *a: seen.append(a)) == []
+    finally:
+        verify_module.PROGRESS_EVERY_ROWS = old
+        conn.close()
+    assert seen and seen[-1][0] == "transfers" and seen[-1][1] == seen[-1][2]
+
+
+def test_revoked_admin_key_stops_start_up_with_one_line(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_PATH", "PORT")}
+    env.update(DATABASE_PATH=str(tmp_path / "app.db"), ADMIN_API_KEY="admin-key-that-leaked-0123", PORT="0")
+    cli(tmp_path, "migrate")
+    from app.services.keys import ensure_admin_key_command
+    conn = connect(DbSettings(str(tmp_path / "app.db")))
+    key_id = ensure_admin_key_command("admin-key-that-leaked-0123", 0)(conn)
+    conn.execute("UPDATE api_keys SET revoked_at_ms = 1 WHERE id = ?", (key_id,))
+    conn.close()
+    r = subprocess.run([sys.executable, "-m", "app", "serve"], cwd=ROOT, env=env, capture_output=True,
+                       text=True, timeout=60)
+    one_line_error(r, "ADMIN_API_KEY", "revoked")
+    assert r.returncode == 2
+    rows = sqlite3.connect(tmp_path / "app.db").execute("SELECT revoked_at_ms FROM api_keys").fetchall()
+    assert rows == [(1,)]  # still revoked, nothing added

@@ -122,7 +122,11 @@ async def test_atomic_batch_is_all_or_nothing(runtime, brand):
              ("b", "nobody", credits(1, code="transfer"))]
     with pytest.raises(BatchFailed) as err:
         await runtime.ledger.transfer_batch(brand, items, atomic=True)
-    assert [i["index"] for i in err.value.details["items"]] == [2]
+    # Every failing item is named: the one short of funds as well as the unknown customer.
+    assert [(i["index"], i["code"]) for i in err.value.details["items"]] == [(1, "insufficient_funds"),
+                                                                            (2, "not_found")]
+    assert err.value.details["items"][0]["details"] == {"asset": "CREDITS", "available": "0.40",
+                                                        "requested": "0.60", "customer_id": "a"}
     assert (await balance(runtime, brand, "a")).balance == 100
     results = await runtime.ledger.transfer_batch(brand, items, atomic=False)
     assert [r.error.code if r.error else "ok" for r in results] == ["ok", "insufficient_funds", "not_found"]

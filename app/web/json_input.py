@@ -1,0 +1,50 @@
+"""Parsing request bodies as JSON with every number bounded before anything converts it.
+
+A JSON number such as `1e1000000` is short text but a huge value: turning it into an int
+or formatting it holds the GIL for minutes and allocates gigabytes. So numbers are checked
+here, as text, while parsing: at most `MAX_NUMBER_CHARS` characters and a decimal exponent
+within `MAX_EXPONENT`. Non-integers become `Decimal` (never float) so amounts stay exact;
+those written with an exponent become `ExponentNumber`, which amounts refuse.
+"""
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from typing import Any
+
+from ..ledger.money import ExponentNumber
+
+MAX_NUMBER_CHARS = 64
+# Decimal places either side of the point; keeps metadata numbers within a double's range.
+MAX_EXPONENT = 300
+
+
+class NumberOutOfRange(ValueError):
+    """A JSON number is too long or its exponent too large to be taken."""
+
+
+def _checked_length(text: str) -> str:
+    if len(text) > MAX_NUMBER_CHARS:
+        raise NumberOutOfRange(f"a JSON number is longer than {MAX_NUMBER_CHARS} characters")
+    return text
+
+
+def _parse_float(text: str) -> Decimal:
+    # Building a Decimal from short text is cheap whatever its exponent; converting it is not.
+    number = (ExponentNumber if "e" in text or "E" in text else Decimal)(_checked_length(text))
+    if not -MAX_EXPONENT <= number.adjusted() <= MAX_EXPONENT:
+        raise NumberOutOfRange(f"a JSON number's magnitude is outside 1e±{MAX_EXPONENT}")
+    return number
+
+
+def _parse_int(text: str) -> int:
+    return int(_checked_length(text))
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def loads(text: str) -> Any:
+    """`json.loads` with bounded numbers; ValueError (or RecursionError) for bad input."""
+    return json.loads(text, parse_float=_parse_float, parse_int=_parse_int, parse_constant=_reject_constant)
