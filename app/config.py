@@ -68,6 +68,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("IDEMPOTENCY_TTL_S", "86400", _int_in(60, 365 * 86400), "How long a stored Idempotency-Key response is replayed."),
     Setting("SCHEDULER_INTERVAL_MS", "1000", _int_in(10, 3_600_000), "Tick of the background sweep (pending timeouts, lot expiry)."),
     Setting("SCHEDULER_BATCH_MAX", "500", _int_in(1, 100_000), "Most items one sweep tick handles per job."),
+    Setting("HTTP_HEADER_TIMEOUT_S", "10", _int_in(1, 3600), "Seconds a connection may take to send a request's headers, and may stay idle between requests; then it is closed."),
+    Setting("HTTP_BODY_TIMEOUT_S", "60", _int_in(1, 3600), "Seconds a client may take to send a whole request body; then the connection is closed."),
+    Setting("HTTP_MAX_CONNECTIONS", "1000", _int_in(1, 1_000_000), "Open HTTP connections (idle keep-alive ones included) beyond which a new one gets 503 unavailable and is closed at once."),
 )
 
 
@@ -92,6 +95,9 @@ class Config:
     idempotency_ttl_s: int
     scheduler_interval_ms: int
     scheduler_batch_max: int
+    http_header_timeout_s: int
+    http_body_timeout_s: int
+    http_max_connections: int
 
     @property
     def data_dir(self) -> str:

@@ -1,4 +1,7 @@
-"""Building the Tornado application and running it until SIGINT/SIGTERM."""
+"""Building the Tornado application and running it until SIGINT/SIGTERM.
+
+How connections are accepted, capped and timed out is `listener`'s; what may reach a log
+line is `app.logs`'s (installed here, before the first request)."""
 from __future__ import annotations
 
 import asyncio
@@ -13,11 +16,13 @@ import tornado.httpserver
 import tornado.web
 
 from ..config import Config
+from ..logs import install_redaction
 from ..runtime import Runtime
 from ..services.customers import CustomerService
 from ..services.keys import Authenticator, KeyService, bootstrap_admin_key_command, ensure_admin_key_command
 from . import openapi
 from .base import NotFoundHandler
+from .listener import GuardedHTTPServer, raise_open_files_limit
 from .metrics import Metrics
 from .ratelimit import TokenBuckets
 from .routes import API, route_names, tornado_routes
@@ -58,7 +63,7 @@ def make_app(runtime: Runtime) -> tornado.web.Application:
     cfg = runtime.config
     web = WebState(auth, KeyService(runtime.writer, runtime.readers, runtime.clock, auth),
                    CustomerService(runtime.writer, runtime.readers, runtime.clock),
-                   TokenBuckets(cfg.rate_limit_per_s, cfg.rate_limit_burst), Metrics(runtime.writer),
+                   TokenBuckets(cfg.rate_limit_per_s, cfg.rate_limit_burst), Metrics(runtime.writer, runtime.readers),
                    openapi.build(API))
     return tornado.web.Application(tornado_routes(), runtime=runtime, web=web, route_names=route_names(),
                                    default_handler_class=NotFoundHandler, log_function=_log_request)
@@ -83,11 +88,16 @@ async def prepare_admin_key(runtime: Runtime) -> str | None:
 
 
 async def start(runtime: Runtime) -> tornado.httpserver.HTTPServer:
+    """Listen on HOST:PORT with the connection limits of the settings; returns the server."""
+    cfg = runtime.config
+    install_redaction([cfg.admin_api_key])
+    raise_open_files_limit(cfg.http_max_connections)
     # Bodies up to 4x the limit are read and refused with a 413 envelope; beyond that
-    # Tornado closes the connection itself.
-    server = tornado.httpserver.HTTPServer(make_app(runtime), max_body_size=runtime.config.max_body_bytes * 4,
-                                           xheaders=False)
-    server.listen(runtime.config.port, runtime.config.host)
+    # Tornado answers 400 itself (with our envelope, see listener) and closes the connection.
+    server = GuardedHTTPServer(make_app(runtime), max_body_size=cfg.max_body_bytes * 4, xheaders=False,
+                               idle_connection_timeout=cfg.http_header_timeout_s,
+                               body_timeout=cfg.http_body_timeout_s, max_connections=cfg.http_max_connections)
+    server.listen(cfg.port, cfg.host)
     return server
 
 
@@ -113,6 +123,8 @@ async def sweep_forever(runtime: Runtime, stop: asyncio.Event) -> None:
 
 
 def serve(config: Config) -> int:
+    install_redaction([config.admin_api_key])  # before anything of the service can log
+
     async def main() -> None:
         runtime = Runtime(config)
         written = await prepare_admin_key(runtime)

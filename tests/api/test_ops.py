@@ -48,9 +48,17 @@ def test_docs_are_served_from_local_assets(live):
 def test_request_id_and_json_logs_without_secrets(live, shop, caplog):
     with caplog.at_level(logging.INFO, logger="app.http"):
         r = shop.post("/v1/customers/l/credit", json={"asset": "CREDITS", "amount": "1"})
-    assert len(r.headers["X-Request-Id"]) == 16
-    lines = [json.loads(rec.getMessage()) for rec in caplog.records if rec.name == "app.http"]
-    assert any(line["request_id"] == r.headers["X-Request-Id"] and line["status"] == 201 for line in lines)
+        assert len(r.headers["X-Request-Id"]) == 16
+
+        def logged() -> bool:
+            lines = [json.loads(rec.getMessage()) for rec in caplog.records if rec.name == "app.http"]
+            return any(line["request_id"] == r.headers["X-Request-Id"] and line["status"] == 201 for line in lines)
+        # Tornado writes the response before it calls the log function (on the server's
+        # thread): wait for the line rather than race it.
+        deadline = time.monotonic() + 10
+        while not logged() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert logged()
     assert shop.key not in caplog.text
 
 
