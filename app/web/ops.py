@@ -5,8 +5,10 @@ from ..store.migrations import schema_version
 from .base import ApiHandler, Op
 from .models import HealthOut
 
+# Swagger UI 5 (the first to read OpenAPI 3.1), files from swagger-ui-py: see static.py.
 DOCS_HTML = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Rewards ledger API</title>
+<link rel="icon" type="image/png" href="/docs/static/favicon-32x32.png">
 <link rel="stylesheet" href="/docs/static/swagger-ui.css"></head>
 <body><div id="swagger-ui"></div>
 <script src="/docs/static/swagger-ui-bundle.js"></script>

@@ -1,16 +1,15 @@
 """The one route table: OpenAPI-style path templates → handlers.
 
 `tornado_routes` turns the templates into Tornado patterns; `openapi.build` documents the
-same table, so a route cannot exist without its documentation.
+same table, so a route cannot exist without its documentation. `STATIC` holds the routes
+that serve files (no operations, not in the OpenAPI document).
 """
 from __future__ import annotations
 
 import re
 
-import swagger_ui_bundle
-import tornado.web
-
 from . import api_admin, api_customers, api_transfers, ops
+from .static import SWAGGER_UI_DIR, DocsStaticHandler
 
 API = [
     ("/health", ops.HealthHandler),
@@ -35,15 +34,20 @@ API = [
     ("/v1/transfers/{transfer_id}/void", api_transfers.VoidHandler),
 ]
 
+STATIC = [
+    ("/docs/static/{path}", DocsStaticHandler, {"path": SWAGGER_UI_DIR}),
+]
+
 
 def _pattern(template: str) -> str:
     return re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", template) + "$"
 
 
 def tornado_routes() -> list:
-    routes = [(r"/docs/static/(.*)", tornado.web.StaticFileHandler, {"path": swagger_ui_bundle.swagger_ui_path})]
-    return routes + [(_pattern(template), handler) for template, handler in API]
+    return [(_pattern(template), handler, kwargs) for template, handler, kwargs in STATIC] + \
+        [(_pattern(template), handler) for template, handler in API]
 
 
 def route_names() -> dict:
-    return {handler: template for template, handler in API}
+    """Handler class → route template: the `route` of the request log and of the metrics."""
+    return {handler: template for template, handler, _ in STATIC} | {handler: template for template, handler in API}
