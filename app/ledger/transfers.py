@@ -10,13 +10,12 @@ Transfers are immutable; a correction is a new transfer.
 from __future__ import annotations
 
 import hashlib
-import json
 import re
-from decimal import Decimal
 from typing import Any, NamedTuple
 
 from .accounts import Account, Counters
 from .errors import InsufficientFunds, InvalidRequest, LedgerError, LimitExceeded
+from .json_text import canonical_json
 from .money import MAX_COUNTER_MINOR, format_amount
 
 KINDS = ("posted", "pending", "post_pending", "void_pending", "expire_pending")
@@ -121,20 +120,6 @@ def insufficient_funds(asset_code: str, scale: int, available_minor: int, reques
     if customer is not None:
         details["customer_id"] = customer
     return InsufficientFunds("insufficient funds", **details)
-
-
-def _json_number(value: Any) -> Any:
-    # JSON numbers arrive as Decimal (never float, so amounts stay exact). In free-form
-    # metadata they are stored back as JSON numbers: integral ones exactly, others as doubles.
-    if isinstance(value, Decimal) and value.is_finite():
-        return int(value) if value == value.to_integral_value() else float(value)
-    raise TypeError(f"{type(value).__name__} is not JSON")
-
-
-def canonical_json(value: Any) -> str:
-    """One text per value: sorted keys, no spaces; what hashes and comparisons use."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
-                      default=_json_number)
 
 
 class ChainFields(NamedTuple):

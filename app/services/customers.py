@@ -5,7 +5,7 @@ import json
 import sqlite3
 
 from ..ledger.errors import InvalidRequest
-from ..ledger.transfers import canonical_json
+from ..ledger.json_text import canonical_json
 from ..store import customers as store
 from .ledger import check_customer_id
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from ..ledger.errors import IdempotencyConflict
-from ..ledger.transfers import canonical_json
+from ..ledger.json_text import canonical_json
 from ..store import idempotency as store
 
 

@@ -29,6 +29,20 @@ class LedgerConnection(sqlite3.Connection):
 
     chain_tip: tuple[int, str, int] | None = None
 
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        # Rows that never change once written, by id: (code, scale) of assets and
+        # (kind, owner) of accounts. A rollback can undo a row and let its id be reused,
+        # so every rollback forgets them all (`forget_uncommitted`).
+        self.assets: dict[int, tuple[str, int]] = {}
+        self.account_refs: dict[int, tuple[str, str]] = {}
+
+    def forget_uncommitted(self) -> None:
+        self.chain_tip = None
+        if self.assets or self.account_refs:
+            self.assets = {}
+            self.account_refs = {}
+
 
 def begin(conn: sqlite3.Connection) -> None:
     conn.chain_tip = None
@@ -36,14 +50,14 @@ def begin(conn: sqlite3.Connection) -> None:
 
 
 def rollback(conn: sqlite3.Connection) -> None:
-    conn.chain_tip = None
+    conn.forget_uncommitted()
     if conn.in_transaction:
         conn.execute("ROLLBACK")
 
 
 def rollback_to(conn: sqlite3.Connection, savepoint: str) -> None:
     """Undo everything since SAVEPOINT `savepoint`, and close it."""
-    conn.chain_tip = None
+    conn.forget_uncommitted()
     conn.execute(f"ROLLBACK TO {savepoint}")
     conn.execute(f"RELEASE {savepoint}")
 

@@ -12,11 +12,12 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from ..ledger.accounts import Account, Counters
+from ..ledger.json_text import canonical_json
 from ..ledger.errors import (AlreadyResolved, BatchFailed, IdempotencyConflict, InvalidRequest,
                              LedgerError, NotFound)
 from ..ledger.lots import Lot, Take, lot_expiry_ms, plan_consumption
 from ..ledger.transfers import (GENESIS_HASH, RESOLUTIONS, TransferSpec, apply_transfer,
-                                canonical_json, chain_hash, posting_problem, posting_refusal,
+                                chain_hash, posting_problem, posting_refusal,
                                 validate_spec)
 from .accounts import load_many, load_pair, save_many, save_pair
 from .sqlite import LedgerConnection, rollback_to
@@ -44,6 +45,7 @@ class TransferRecord(NamedTuple):
     dr_after: Counters
     cr_after: Counters
     replayed: bool = False
+    fresh: bool = False  # written by the running command (so a pending one is unresolved)
 
 
 def record_from_row(row: sqlite3.Row | tuple) -> TransferRecord:
@@ -133,7 +135,7 @@ def _insert(conn: sqlite3.Connection, *, brand_id: int, asset_id: int, dr: Accou
         save_pair(conn, dr.id, dr_after, cr.id, cr_after, new_id)
     return TransferRecord(new_id, brand_id, asset_id, dr.id, cr.id, amount, kind, code, pending_id,
                           timeout_at_ms, key, json.loads(meta) if meta != "{}" else {}, now_ms,
-                          dr_after, cr_after)
+                          dr_after, cr_after, fresh=True)
 
 
 def _apply_checked(conn: sqlite3.Connection, kind: str, dr: Account, cr: Account, amount: int,
@@ -383,20 +385,38 @@ def describe(conn: sqlite3.Connection, record: TransferRecord) -> TransferView:
 
 
 def describe_many(conn: sqlite3.Connection, records: list[TransferRecord]) -> list[TransferView]:
-    """Views of many transfers with a few queries in all (not a few per transfer)."""
-    assets = {r[0]: (r[1], r[2]) for r in conn.execute(
-        "SELECT id, code, scale FROM assets WHERE id IN (SELECT value FROM json_each(?))",
-        (json.dumps(sorted({t.asset_id for t in records})),))}
-    ids = sorted({t.debit_account_id for t in records} | {t.credit_account_id for t in records})
-    refs = {r[0]: (r[1], r[2]) for r in conn.execute(
-        "SELECT id, kind, owner FROM accounts WHERE id IN (SELECT value FROM json_each(?))", (json.dumps(ids),))}
+    """Views of many transfers with a few queries in all (not a few per transfer); none at all
+    when the connection already knows the assets and accounts (immutable rows)."""
+    assets = _known(conn, "assets", {t.asset_id for t in records},
+                    "SELECT id, code, scale FROM assets WHERE id IN (SELECT value FROM json_each(?))")
+    refs = _known(conn, "account_refs", {t.debit_account_id for t in records} | {t.credit_account_id for t in records},
+                  "SELECT id, kind, owner FROM accounts WHERE id IN (SELECT value FROM json_each(?))")
     views = []
     for t in records:
         if t.kind == "pending":
-            done = resolution_of(conn, t.id)
+            # One written by this very command cannot have been resolved yet.
+            done = None if t.fresh else resolution_of(conn, t.id)
             status = status_of_resolution(done.kind) if done else "pending"
         else:
             status = "posted" if t.kind == "posted" else status_of_resolution(t.kind)
         code, scale = assets[t.asset_id]
         views.append(TransferView(t, code, scale, refs[t.debit_account_id], refs[t.credit_account_id], status))
     return views
+
+
+MAX_KNOWN_ROWS = 100_000  # per connection and kind; past it the cache starts again
+
+
+def _known(conn: sqlite3.Connection, cache_name: str, ids: set[int], query: str) -> dict[int, tuple]:
+    """id → the row's other columns, from the connection's cache of immutable rows (see
+    `LedgerConnection`), reading only the ids it lacks."""
+    cache = getattr(conn, cache_name, None)
+    if cache is None or len(cache) > MAX_KNOWN_ROWS:
+        cache = {}
+        if hasattr(conn, cache_name):
+            setattr(conn, cache_name, cache)
+    missing = [i for i in ids if i not in cache]
+    if missing:
+        rows = conn.execute(query, (json.dumps(sorted(missing)),)).fetchall()
+        cache.update((r[0], (r[1], r[2])) for r in rows)
+    return cache

@@ -11,7 +11,6 @@ import logging
 import re
 import sqlite3
 import time
-import uuid
 from base64 import urlsafe_b64decode, urlsafe_b64encode
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -21,10 +20,12 @@ import tornado.web
 from pydantic import BaseModel, ValidationError
 
 from ..ledger.errors import InvalidRequest, LedgerError, NotFound
+from ..ledger.json_text import compact_json
 from ..services.idempotency import IdempotentRequest, Replay, Stored, idempotent
 from ..services.keys import Principal
 from . import json_input
 from .errors import ApiError, envelope, for_http_status, status_of
+from .request_ids import new_request_id
 
 log = logging.getLogger("app.http")
 MAX_PAGE = 200
@@ -48,10 +49,19 @@ class Op:
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
+_second_text: tuple[int, str] = (-1, "")  # (epoch second, its text): most times in a response share one
+
+
 def rfc3339(ms: int | None) -> str | None:
+    """Epoch milliseconds → `2026-01-31T12:00:00.123Z`."""
+    global _second_text
     if ms is None:
         return None
-    return (_EPOCH + timedelta(milliseconds=ms)).strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
+    second, milli = divmod(ms, 1000)
+    memo = _second_text  # one immutable tuple, read once: consistent whatever other threads do
+    if memo[0] != second:
+        memo = _second_text = (second, (_EPOCH + timedelta(seconds=second)).strftime("%Y-%m-%dT%H:%M:%S."))
+    return f"{memo[1]}{milli:03d}Z"
 
 
 # RFC 3339 date-time only (no ISO week dates, ordinals or missing zones), within a range
@@ -103,6 +113,9 @@ def _cursor_id(raw: str) -> int | None:
     return int(text)
 
 
+_UNPARSED = object()
+
+
 class ApiHandler(tornado.web.RequestHandler):
     OPS: dict[str, Op] = {}
 
@@ -111,8 +124,8 @@ class ApiHandler(tornado.web.RequestHandler):
         self.web = self.settings["web"]
         self.principal: Principal | None = None
         self.brand_id: int | None = None
-        self.request_id = uuid.uuid4().hex[:16]
-        self.started = time.perf_counter()
+        self.request_id = new_request_id()
+        self._json: Any = _UNPARSED
 
     # -- before the method -----------------------------------------------------------------------
     async def prepare(self) -> None:
@@ -161,6 +174,12 @@ class ApiHandler(tornado.web.RequestHandler):
 
     # -- input ---------------------------------------------------------------------------------
     def json_body(self) -> Any:
+        """The request body parsed as JSON (once per request: `body()` reuses it)."""
+        if self._json is _UNPARSED:
+            self._json = self._parse_json_body()
+        return self._json
+
+    def _parse_json_body(self) -> Any:
         if len(self.request.body) > self.runtime.config.max_body_bytes:
             raise ApiError("body_too_large", "request body too large",
                            max_bytes=self.runtime.config.max_body_bytes)
@@ -171,6 +190,8 @@ class ApiHandler(tornado.web.RequestHandler):
             raise ApiError("invalid_json", "request body is not UTF-8") from None
         try:
             return json_input.loads(text)
+        except json_input.NotUnicode as exc:
+            raise InvalidRequest(f"request body is not Unicode text: {exc}") from None
         except json_input.NumberOutOfRange as exc:
             raise InvalidRequest(f"request body has a number out of range: {exc}",
                                  max_number_chars=json_input.MAX_NUMBER_CHARS,
@@ -264,7 +285,7 @@ class ApiHandler(tornado.web.RequestHandler):
     def reply(self, status: int, body: Any) -> None:
         self.set_status(status)
         self.set_header("Content-Type", "application/json; charset=utf-8")
-        self.finish(json.dumps(body, separators=(",", ":"), ensure_ascii=False))
+        self.finish(compact_json(body))
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         exc = kwargs.get("exc_info", (None, None, None))[1]
@@ -288,7 +309,7 @@ class ApiHandler(tornado.web.RequestHandler):
             self.set_header("Retry-After", str(body["error"]["details"].get("retry_after_s", 1)))
         self.set_status(status)
         self.set_header("Content-Type", "application/json; charset=utf-8")
-        self.finish(json.dumps(body, separators=(",", ":"), ensure_ascii=False, default=str))
+        self.finish(compact_json(body))
 
     def log_exception(self, typ, value, tb) -> None:
         if isinstance(value, (LedgerError, tornado.web.HTTPError)):

@@ -23,6 +23,11 @@ class NumberOutOfRange(ValueError):
     """A JSON number is too long or its exponent too large to be taken."""
 
 
+class NotUnicode(ValueError):
+    """A JSON string holds a lone surrogate escape (`"\\ud800"`): valid JSON text, but no
+    Unicode text, so nothing could store or compare it."""
+
+
 def _checked_length(text: str) -> str:
     if len(text) > MAX_NUMBER_CHARS:
         raise NumberOutOfRange(f"a JSON number is longer than {MAX_NUMBER_CHARS} characters")
@@ -45,6 +50,29 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
+# One decoder for every request: `json.loads` with hooks builds a new one per call.
+_DECODER = json.JSONDecoder(parse_float=_parse_float, parse_int=_parse_int, parse_constant=_reject_constant)
+
+
 def loads(text: str) -> Any:
-    """`json.loads` with bounded numbers; ValueError (or RecursionError) for bad input."""
-    return json.loads(text, parse_float=_parse_float, parse_int=_parse_int, parse_constant=_reject_constant)
+    """`json.loads` with bounded numbers and real Unicode strings; ValueError (or
+    RecursionError) for bad input."""
+    value = _DECODER.decode(text)
+    if "\\u" in text:  # only an escape can make a lone surrogate (the text itself is UTF-8)
+        _check_unicode(value)
+    return value
+
+
+def _check_unicode(value: Any) -> None:
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise NotUnicode("a string holds a lone surrogate escape (\\ud800-\\udfff)") from None
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _check_unicode(key)
+            _check_unicode(item)
+    elif isinstance(value, list):
+        for item in value:
+            _check_unicode(item)

@@ -28,7 +28,6 @@ import json
 import logging
 import socket
 import time
-import uuid
 from email.utils import formatdate
 from typing import Any, Callable, Iterable
 
@@ -37,6 +36,7 @@ from tornado.ioloop import IOLoop
 from tornado.iostream import IOStream
 
 from .errors import envelope
+from .request_ids import new_request_id
 
 log = logging.getLogger("app.listener")  # this module's own events: limits, accept failures, refusals
 request_log = logging.getLogger("app.http")  # one line per request, as ApiHandler writes them
@@ -58,11 +58,6 @@ def fixed_response(status: int, reason: str, code: str, message: str, request_id
              "Connection: close", f"X-Request-Id: {request_id}"]
     lines += [f"{name}: {value}" for name, value in (headers or {}).items()]
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin1") + body
-
-
-def new_request_id() -> str:
-    """The same shape as the request ids of `ApiHandler`."""
-    return uuid.uuid4().hex[:16]
 
 
 class _EveryInterval:

@@ -8,10 +8,14 @@ from ..ledger.money import MAX_COUNTER_MINOR
 from ..store.verify import near_limit_summary
 
 
+HTTP_METHODS = frozenset(("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"))
+
+
 class Metrics:
     def __init__(self, writer, readers=None) -> None:
         self.writer = writer
         self.readers = readers
+        self._children: dict[tuple[str, str, int], tuple] = {}
         self.registry = CollectorRegistry()
         self.requests = Counter("http_requests", "HTTP requests", ["route", "method", "status"],
                                 registry=self.registry)
@@ -33,8 +37,17 @@ class Metrics:
                              registry=self.registry)
 
     def observe_request(self, route: str, method: str, status: int, seconds: float) -> None:
-        self.requests.labels(route, method, str(status)).inc()
-        self.latency.labels(route, method).observe(seconds)
+        # labels() takes a lock and builds a key per call; the children never change, so they
+        # are looked up once per (route, method, status). Routes and methods are the route
+        # table's and statuses a few dozen, so this stays small.
+        if method not in HTTP_METHODS:  # the request line's text: bound what becomes a label
+            method = "OTHER"
+        children = self._children.get((route, method, status))
+        if children is None:
+            children = self._children[(route, method, status)] = (
+                self.requests.labels(route, method, str(status)), self.latency.labels(route, method))
+        children[0].inc()
+        children[1].observe(seconds)
 
     def render(self) -> bytes:
         stats = self.writer.stats

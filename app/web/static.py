@@ -8,12 +8,12 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
-import uuid
 from typing import Any
 
 import tornado.web
 
 from .errors import envelope, for_http_status
+from .request_ids import new_request_id
 
 # The package's directory, found without importing it: `import swagger_ui` loads its
 # framework adapters, Jinja2 and PyYAML, and only its static/ folder is used here.
@@ -23,7 +23,7 @@ SWAGGER_UI_DIR = os.path.join(importlib.util.find_spec("swagger_ui").submodule_s
 class DocsStaticHandler(tornado.web.StaticFileHandler):
     def initialize(self, path: str, default_filename: str | None = None) -> None:
         super().initialize(path, default_filename)
-        self.request_id = uuid.uuid4().hex[:16]
+        self.request_id = new_request_id()
         self.set_header("X-Request-Id", self.request_id)
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:

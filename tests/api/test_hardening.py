@@ -109,6 +109,21 @@ def test_huge_numbers_in_customer_attributes_are_refused(shop):
     err(r, 400, "invalid_request")
 
 
+@pytest.mark.parametrize("body", [
+    b'{"asset":"CREDITS","amount":"1.00","metadata":{"x":"\\ud800"}}',
+    b'{"asset":"CREDITS","amount":"1.00","metadata":{"\\udfff":1}}',
+    b'{"asset":"CREDITS","amount":"1.00","metadata":{"x":["ok","\\udc00z"]}}',
+])
+def test_lone_surrogate_escapes_are_a_400_not_a_500(shop, live, body):
+    before = transfers_count(live)
+    r = shop.post("/v1/customers/ann/credit", content=body)
+    assert err(r, 400, "invalid_request")["message"].startswith("request body is not Unicode text")
+    assert transfers_count(live) == before
+    # A proper pair (an emoji) is Unicode and is kept.
+    ok = shop.post("/v1/customers/ann/credit", content=b'{"asset":"CREDITS","amount":"1.00","metadata":{"x":"\\ud83d\\ude00"}}')
+    assert ok.status_code == 201 and ok.json()["metadata"] == {"x": "\U0001F600"}
+
+
 def test_metadata_numbers_within_range_are_kept(shop):
     body = credit(shop, "ann", "1.00", metadata={"ratio": 0.25, "big": 12345678901234567890})
     assert body["metadata"] == {"ratio": 0.25, "big": 12345678901234567890}

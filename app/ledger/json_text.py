@@ -1,0 +1,46 @@
+"""JSON text: the canonical form stored and compared by the ledger, and the compact form
+of responses. One encoder for both (orjson, compiled), with the standard library's as the
+fallback for what orjson refuses (integers past 64 bits), so every value has one text.
+
+JSON numbers arrive as Decimal (never float, so amounts stay exact). In free-form metadata
+they are stored back as JSON numbers: integral ones exactly, others as doubles.
+"""
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from typing import Any
+
+import orjson
+
+
+def _json_number(value: Any) -> Any:
+    if isinstance(value, Decimal) and value.is_finite():
+        return int(value) if value == value.to_integral_value() else float(value)
+    raise TypeError(f"{type(value).__name__} is not JSON")
+
+
+def canonical_json(value: Any) -> str:
+    """One text per value: sorted keys, no spaces; what hashes and comparisons use."""
+    try:
+        return orjson.dumps(value, default=_json_number, option=orjson.OPT_SORT_KEYS).decode()
+    except orjson.JSONEncodeError:  # an integer past 64 bits
+        return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                          default=_json_number)
+
+
+def _any_as_text(value: Any) -> Any:
+    """Answering must not fail on a value an error's details carry: numbers stay numbers,
+    anything else becomes its text."""
+    try:
+        return _json_number(value)
+    except TypeError:
+        return str(value)
+
+
+def compact_json(value: Any) -> bytes:
+    """A response body: keys in the order given, no spaces, UTF-8."""
+    try:
+        return orjson.dumps(value, default=_any_as_text)
+    except orjson.JSONEncodeError:
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=_any_as_text).encode()
