@@ -160,8 +160,11 @@ def main(argv: list[str] | None = None) -> int:
     except (MigrationError, BackupError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    except sqlite3.OperationalError as exc:  # e.g. a folder that cannot hold the database
+    except sqlite3.DatabaseError as exc:  # not a database, a folder that cannot hold one, …
         print(f"error: {config.database_path}: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:  # a folder that cannot be created, a file that cannot be read
+        print(f"error: {exc.strerror or exc}: {exc.filename or config.database_path}", file=sys.stderr)
         return 1
     except Exception as exc:  # noqa: BLE001 - the CLI reports domain errors in one line
         message = getattr(exc, "message", None)

@@ -8,6 +8,7 @@ from __future__ import annotations
 from .clock import SystemClock
 from .config import Config
 from .services.ledger import LedgerService
+from .store import service_lock
 from .store.idempotency import purge_older_than
 from .store.migrations import migrate
 from .store.readers import Readers
@@ -21,6 +22,7 @@ class Runtime:
         self.clock = clock or SystemClock()
         self.db = DbSettings.from_config(config)
         conn = connect(self.db)
+        self._lock_fd = service_lock.hold_shared(self.db.path)  # `restore` waits for us to stop
         try:
             self.applied_migrations = migrate(conn)
         finally:
@@ -39,3 +41,5 @@ class Runtime:
     def close(self) -> None:
         self.writer.close()
         self.readers.close()
+        service_lock.release(self._lock_fd)
+        self._lock_fd = None

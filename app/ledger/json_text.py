@@ -14,9 +14,16 @@ from typing import Any
 import orjson
 
 
+# Integral decimals up to this many digits are kept exact; larger ones (1e300) are doubles,
+# as the non-integral ones are: turning 1e300 into an int makes 301 digits per number.
+MAX_EXACT_DIGITS = 64
+
+
 def _json_number(value: Any) -> Any:
     if isinstance(value, Decimal) and value.is_finite():
-        return int(value) if value == value.to_integral_value() else float(value)
+        if value.adjusted() < MAX_EXACT_DIGITS and value == value.to_integral_value():
+            return int(value)
+        return float(value)
     raise TypeError(f"{type(value).__name__} is not JSON")
 
 
@@ -42,5 +49,5 @@ def compact_json(value: Any) -> bytes:
     """A response body: keys in the order given, no spaces, UTF-8."""
     try:
         return orjson.dumps(value, default=_any_as_text)
-    except orjson.JSONEncodeError:
-        return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=_any_as_text).encode()
+    except orjson.JSONEncodeError:  # past 64 bits, or text that is not Unicode: escape it all
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=True, default=_any_as_text).encode()

@@ -11,7 +11,10 @@ from __future__ import annotations
 import json
 import sqlite3
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any, Callable
+
+import orjson
 
 from ..ledger.errors import IdempotencyConflict
 from ..ledger.json_text import canonical_json
@@ -43,9 +46,30 @@ class IdempotentRequest:
     now_ms: int
 
 
-def _differing_field(stored: dict, wanted: dict) -> str:
+def _exact(value: Any) -> Any:
+    """A JSON number parsed as Decimal, kept exact (and apart from strings and floats)."""
+    if isinstance(value, Decimal):
+        return {"$decimal": format(value.normalize(), "f")}
+    raise TypeError(f"{type(value).__name__} is not JSON")
+
+
+def request_text(body: Any) -> str:
+    """What identifies a request body: canonical JSON whose numbers keep every digit and
+    whose types stay apart (`1` is not `true`, `1.0000000000000001` is not `1`). Two bodies
+    are the same request exactly when their texts are equal."""
+    try:
+        return orjson.dumps(body, default=_exact, option=orjson.OPT_SORT_KEYS).decode()
+    except orjson.JSONEncodeError:  # an integer past 64 bits
+        return json.dumps(body, default=_exact, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def _differing_field(stored_text: str, wanted: dict) -> str:
+    stored = json.loads(stored_text)
+    wanted = json.loads(request_text(wanted))
+    if not isinstance(stored, dict):
+        return "body"
     for name in sorted(set(stored) | set(wanted)):
-        if stored.get(name) != wanted.get(name):
+        if request_text(stored.get(name)) != request_text(wanted.get(name)):
             return name
     return "body"
 
@@ -58,15 +82,13 @@ def idempotent(request: IdempotentRequest, command: Callable[[sqlite3.Connection
             if (found["method"], found["path"]) != (request.method, request.path):
                 raise IdempotencyConflict("idempotency key was used for another endpoint",
                                           field="path", first_path=found["path"])
-            stored = json.loads(found["request"])
-            wanted = json.loads(canonical_json(request.body))
-            if stored != wanted:
+            if found["request"] != request_text(request.body):
                 raise IdempotencyConflict("idempotency key was used with a different request",
-                                          field=_differing_field(stored, wanted))
+                                          field=_differing_field(found["request"], request.body))
             return Replay(found["status"], json.loads(found["response"]))
         result = command(conn)
         status, body = render(result)
         store.insert(conn, request.scope, request.key, request.method, request.path,
-                     canonical_json(request.body), status, canonical_json(body), request.now_ms)
+                     request_text(request.body), status, canonical_json(body), request.now_ms)
         return Stored(result, status, body)
     return wrapped

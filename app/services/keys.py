@@ -7,7 +7,7 @@ import secrets
 import sqlite3
 from dataclasses import dataclass
 
-from ..ledger.errors import InvalidRequest, NotFound
+from ..ledger.errors import Conflict, InvalidRequest, NotFound
 from ..store import api_keys as key_store
 from ..store.brands import brand_by_code
 
@@ -165,6 +165,13 @@ class KeyService:
         return await self.readers.read(lambda c: key_store.list_keys(c, None, after_id, limit))
 
     async def revoke(self, key_id: int) -> None:
+        """Revoke a key; never the last active admin key, which would lock every admin out."""
         now = self.clock.now_ms()
-        await self.writer.submit(lambda c: key_store.revoke_key(c, key_id, now))
+
+        def command(conn: sqlite3.Connection) -> None:
+            key_store.revoke_key(conn, key_id, now)
+            if key_store.count_admin_keys(conn) == 0:  # raising undoes the revocation
+                raise Conflict("the last active admin key cannot be revoked; create another admin key first",
+                               key_id=str(key_id))
+        await self.writer.submit(command)
         self.auth.forget(key_id)

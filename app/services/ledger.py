@@ -13,7 +13,7 @@ from typing import Any, Callable, NamedTuple
 
 from ..clock import SystemClock
 from ..ledger.assets import Asset, validate_asset
-from ..ledger.errors import BatchFailed, InsufficientFunds, InvalidRequest, NotFound
+from ..ledger.errors import BatchFailed, InsufficientFunds, InvalidRequest, LedgerError, NotFound
 from ..ledger.transfers import TransferSpec, insufficient_funds
 from ..store import balances as balance_store
 from ..store import brands as brand_store
@@ -145,20 +145,29 @@ class LedgerService:
             lambda conn: create_transfer(conn, self._customer_spec(conn, brand_id, asset, from_customer,
                                                                    to_customer, m, now), now), wrap)
 
-    async def transfer_batch(self, brand_id: int, items: list[tuple[str, str, Movement]],
+    async def transfer_batch(self, brand_id: int, items: list[tuple[str, str, Movement] | LedgerError],
                              atomic: bool, wrap: Wrap = None) -> list[BatchItem]:
-        """Many customer-to-customer transfers in one transaction: all or none if `atomic`."""
-        assets = {code: await self.asset(brand_id, code) for code in {m.asset_code for _, _, m in items}}
+        """Many customer-to-customer transfers in one transaction: all or none if `atomic`.
+
+        An item may already be its error (an unknown asset, a bad amount, found while reading
+        the request): it fails as that item, like one that fails here."""
+        moves = [item for item in items if not isinstance(item, LedgerError)]
+        assets = {code: await self.asset(brand_id, code) for code in {m.asset_code for _, _, m in moves}}
         now = self.clock.now_ms()
 
         def command(conn: sqlite3.Connection) -> list[BatchItem]:
             specs, early = [], {}
             known: dict = {}  # customers and accounts resolved once per batch
             for asset in assets.values():
-                names = sorted({n for s, d, m in items if m.asset_code == asset.code for n in (s, d)})
+                names = sorted({n for s, d, m in moves if m.asset_code == asset.code for n in (s, d)})
                 for name, ids in accounts_of_customers(conn, brand_id, asset.id, names).items():
                     known[(asset.id, name)] = ids
-            for index, (src, dst, m) in enumerate(items):
+            for index, item in enumerate(items):
+                if isinstance(item, LedgerError):
+                    early[index] = item
+                    specs.append(None)
+                    continue
+                src, dst, m = item
                 try:
                     specs.append(self._customer_spec(conn, brand_id, assets[m.asset_code], src, dst, m, now, known))
                 except (NotFound, InvalidRequest, InsufficientFunds) as exc:

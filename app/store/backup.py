@@ -9,6 +9,7 @@ import os
 import sqlite3
 from typing import Callable
 
+from . import service_lock
 from .sqlite import DbSettings, connect
 from .verify import Progress, verify
 
@@ -44,8 +45,10 @@ def backup(db: DbSettings, target_path: str, progress: Progress | None = None) -
 
     The source keeps one read transaction open across the steps, so the copy is one
     snapshot even while the service writes (a WAL reader never sees later commits)."""
-    if not os.path.exists(db.path):
+    if not os.path.isfile(db.path):
         raise BackupError(f"no database at {db.path} (DATABASE_PATH)")
+    if not target_path.strip() or target_path.endswith(os.sep):
+        raise BackupError("FILE must name the new backup file")
     folder = os.path.dirname(os.path.abspath(target_path))
     if not os.path.isdir(folder):
         raise BackupError(f"folder {folder} does not exist")
@@ -87,15 +90,44 @@ def restore(db: DbSettings, source_path: str, progress: Progress | None = None) 
     """Verify `source_path`, then swap it in as the database. The server must be stopped."""
     if not os.path.isfile(source_path):
         raise BackupError(f"{source_path} does not exist")
-    staging = db.path + ".restoring"
-    _remove(staging)
+    if os.path.isdir(db.path):
+        raise BackupError(f"{db.path} (DATABASE_PATH) is a folder, not a database file")
+    folder = os.path.dirname(os.path.abspath(db.path))
+    if not os.path.isdir(folder):
+        raise BackupError(f"folder {folder} does not exist")
+    _check_file(source_path)
+    if os.path.exists(db.path):  # never overwrite what is not a database of this service
+        _check_file(db.path, "(DATABASE_PATH)")
     try:
-        _stage(source_path, staging, progress)
-    except BaseException:
+        lock = service_lock.take_exclusive(db.path)
+    except service_lock.DatabaseInUse as exc:
+        raise BackupError(str(exc)) from None
+    staging = db.path + ".restoring"
+    try:
         _remove(staging)
-        raise
-    _remove(db.path + "-wal", db.path + "-shm")
-    os.replace(staging, db.path)
+        try:
+            _stage(source_path, staging, progress)
+        except BaseException:
+            _remove(staging)
+            raise
+        _remove(db.path + "-wal", db.path + "-shm")
+        os.replace(staging, db.path)
+    finally:
+        service_lock.release(lock)
+        if not os.path.exists(db.path):  # nothing was restored: leave nothing behind
+            os.remove(service_lock.lock_path(db.path))
+
+
+def _check_file(path: str, label: str = "") -> None:
+    """`path` is a SQLite database of this service, else BackupError; reads only."""
+    try:
+        conn = sqlite3.connect(f"file:{os.path.abspath(path)}?mode=ro", uri=True)
+    except sqlite3.Error as exc:
+        raise BackupError(f"{path} cannot be opened: {exc}") from None
+    try:
+        _check_ledger_file(conn, f"{path} {label}".strip())
+    finally:
+        conn.close()
 
 
 def _stage(source_path: str, staging: str, progress: Progress | None) -> None:

@@ -12,7 +12,8 @@ import sqlite3
 import time
 from dataclasses import dataclass
 
-MIGRATIONS_DIR = os.path.join(os.path.dirname(__file__), "..", "..", "migrations")
+from ..resources import MIGRATIONS_DIR
+
 _NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql\Z")
 
 
@@ -45,6 +46,10 @@ def load_migrations(folder: str = MIGRATIONS_DIR) -> list[Migration]:
 
 
 def _applied(conn: sqlite3.Connection) -> dict[int, tuple[str, str]]:
+    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    if tables and "schema_migrations" not in tables:  # never add our tables to another's file
+        raise MigrationError(f"the database holds tables ({', '.join(sorted(tables)[:5])}) but is not one of"
+                             " this service (no schema_migrations); choose another DATABASE_PATH")
     conn.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY,"
                  " name TEXT NOT NULL, checksum TEXT NOT NULL, applied_at_ms INTEGER NOT NULL) STRICT")
     return {r[0]: (r[1], r[2]) for r in conn.execute("SELECT version, name, checksum FROM schema_migrations")}

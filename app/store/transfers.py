@@ -12,13 +12,13 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from ..ledger.accounts import Account, Counters
-from ..ledger.json_text import canonical_json
 from ..ledger.errors import (AlreadyResolved, BatchFailed, IdempotencyConflict, InvalidRequest,
                              LedgerError, NotFound)
+from ..ledger.json_text import canonical_json
 from ..ledger.lots import Lot, Take, lot_expiry_ms, plan_consumption
+from ..ledger.money import format_amount
 from ..ledger.transfers import (GENESIS_HASH, RESOLUTIONS, TransferSpec, apply_transfer,
-                                chain_hash, posting_problem, posting_refusal,
-                                validate_spec)
+                                chain_hash, posting_problem, posting_refusal, validate_spec)
 from .accounts import load_many, load_pair, save_many, save_pair
 from .sqlite import LedgerConnection, rollback_to
 
@@ -138,14 +138,18 @@ def _insert(conn: sqlite3.Connection, *, brand_id: int, asset_id: int, dr: Accou
                           dr_after, cr_after, fresh=True)
 
 
+def _asset_of(conn: sqlite3.Connection, asset_id: int) -> tuple[str, int]:
+    """(code, scale) of an asset, for errors that speak in its units."""
+    return conn.execute("SELECT code, scale FROM assets WHERE id = ?", (asset_id,)).fetchone()
+
+
 def _apply_checked(conn: sqlite3.Connection, kind: str, dr: Account, cr: Account, amount: int,
                    pending_amount: int = 0) -> tuple[Counters, Counters]:
     dr_after, cr_after = apply_transfer(kind, dr.counters, cr.counters, amount, pending_amount)
     for account, after in ((dr, dr_after), (cr, cr_after)):
         problem = posting_problem(account, after)
         if problem:  # the refusal names the asset: one read, on this path only
-            code, scale = conn.execute("SELECT code, scale FROM assets WHERE id = ?", (account.asset_id,)).fetchone()
-            raise posting_refusal(problem, account, after, code, scale)
+            raise posting_refusal(problem, account, after, *_asset_of(conn, account.asset_id))
     return dr_after, cr_after
 
 
@@ -154,10 +158,11 @@ def _replay_of(conn: sqlite3.Connection, spec: TransferSpec, kind: str, meta: st
     found = _by_key(conn, spec.brand_id, spec.idempotency_key)
     if found is None:
         return None
-    return _check_replay(found, {
+    # Metadata is compared as canonical text: as parsed values, 1 would equal true.
+    return _check_replay(found._replace(metadata=canonical_json(found.metadata)), {
         "kind": kind, "asset_id": spec.asset_id, "debit_account_id": spec.debit_account_id,
         "credit_account_id": spec.credit_account_id, "amount": spec.amount, "code": spec.code,
-        "metadata": json.loads(meta)})  # stored metadata is canonical JSON too
+        "metadata": meta})._replace(metadata=found.metadata)
 
 
 def create_transfer(conn: sqlite3.Connection, spec: TransferSpec, now_ms: int,
@@ -225,12 +230,13 @@ def resolve_pending(conn: sqlite3.Connection, brand_id: int, pending_id: int, ac
         return _check_replay(found, {"pending_id": pending_id, "kind": kind, "amount": posted})
     done = resolution_of(conn, pending_id)
     if done:
-        raise AlreadyResolved(f"transfer was already {done.kind.split('_')[0]}ed",
-                              transfer_id=str(pending_id), resolution_id=str(done.id),
-                              status=status_of_resolution(done.kind))
+        status = status_of_resolution(done.kind)
+        raise AlreadyResolved(f"transfer was already {status}", transfer_id=str(pending_id),
+                              resolution_id=str(done.id), status=status)
     if not 1 <= posted <= pending.amount:
-        raise InvalidRequest("amount to post must be between 1 minor unit and the pending amount",
-                             field="amount", pending_amount=str(pending.amount))
+        code, scale = _asset_of(conn, pending.asset_id)
+        raise InvalidRequest("amount to post must be more than zero and at most the pending amount",
+                             field="amount", asset=code, pending_amount=format_amount(pending.amount, scale))
     if kind != "expire_pending" and pending.timeout_at_ms is not None and now_ms >= pending.timeout_at_ms:
         raise AlreadyResolved("the pending transfer has timed out", transfer_id=str(pending_id),
                               status="expired")

@@ -32,10 +32,10 @@ class CustomersHandler(ApiHandler):
                      query={**PAGE_QUERY, "status": "active | inactive | blocked", "tag": "has this tag"})}
 
     async def get(self) -> None:
-        status = self.get_query_argument("status", None)
+        status = self.query_text("status")
         if status not in (None, "active", "inactive", "blocked"):
             raise InvalidRequest("status must be active, inactive or blocked", field="status")
-        tag = self.get_query_argument("tag", None)
+        tag = self.query_text("tag")
         if tag is not None and not 1 <= len(tag) <= 64:
             raise InvalidRequest("tag must be 1-64 characters", field="tag")
         limit = self.page_limit()
@@ -64,7 +64,7 @@ class BalancesHandler(ApiHandler):
                      errors=(404,))}
 
     async def get(self, customer_id: str) -> None:
-        raw = self.get_query_argument("as_of", None)
+        raw = self.query_text("as_of")
         as_of_ms = parse_time_ms(raw, "as_of") if raw else None
         rows = await self.runtime.ledger.balances(self.brand_id, customer_id, as_of_ms)
         self.reply(200, {"customer_id": customer_id, "as_of": rfc3339(as_of_ms), "balances": [
@@ -77,7 +77,7 @@ class MovementsHandler(ApiHandler):
 
     async def get(self, customer_id: str) -> None:
         check_customer_id(customer_id)
-        asset = self.get_query_argument("asset", None)
+        asset = self.query_text("asset")
         limit = self.page_limit()
         rows = await self.runtime.ledger.movements(self.brand_id, customer_id, asset, self.cursor(), limit)
         self.reply(200, {"data": [render.movement(r) for r in rows],

@@ -1,7 +1,7 @@
 """Brand routes that move value: credit, debit, transfers, batches, post and void."""
 from __future__ import annotations
 
-from ..ledger.errors import LimitExceeded
+from ..ledger.errors import InvalidRequest, LimitExceeded, NotFound
 from ..ledger.money import parse_amount
 from ..services.ledger import Movement, batch_item_key, check_customer_id, with_view
 from . import render
@@ -85,8 +85,11 @@ class BatchHandler(ApiHandler):
         key = self.idempotency_key()
         items = []
         for index, t in enumerate(d.transfers):
-            scale = (await ledger.asset(self.brand_id, t.asset)).scale
-            items.append((t.from_customer, t.to_customer, movement_of(t, scale, batch_item_key(key, index))))
+            try:  # an unknown asset or a bad amount is that item's error, not the request's
+                scale = (await ledger.asset(self.brand_id, t.asset)).scale
+                items.append((t.from_customer, t.to_customer, movement_of(t, scale, batch_item_key(key, index))))
+            except (NotFound, InvalidRequest) as exc:
+                items.append(exc)
         await self.write_through(
             lambda wrap: ledger.transfer_batch(self.brand_id, items, d.atomic, wrap=self.then(wrap, with_view)),
             lambda results: (201, batch_body(results, d.atomic)), raw)

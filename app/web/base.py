@@ -11,6 +11,7 @@ import logging
 import re
 import sqlite3
 import time
+import traceback
 from base64 import urlsafe_b64decode, urlsafe_b64encode
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -153,11 +154,12 @@ class ApiHandler(tornado.web.RequestHandler):
 
     def _presented_key(self) -> str | None:
         key = self.request.headers.get("X-API-Key")
-        if key is None:
-            auth = self.request.headers.get("Authorization", "")
-            if auth[:7].lower() == "bearer ":
-                key = auth[7:].strip()
-        return key or None
+        auth = self.request.headers.get("Authorization")
+        bearer = auth[7:].strip() if auth and auth[:7].lower() == "bearer " else None
+        if key is not None and bearer is not None and key != bearer:
+            # Two different keys: which one the client meant is a guess; refuse to make it.
+            raise InvalidRequest("X-API-Key and Authorization name different keys; send one", field="X-API-Key")
+        return key or bearer or None
 
     async def _brand_of_request(self) -> int:
         code = self.request.headers.get("X-Brand")
@@ -211,8 +213,21 @@ class ApiHandler(tornado.web.RequestHandler):
             raise InvalidRequest("request body is invalid: " + "; ".join(
                 f"{p['field']}: {p['problem']}" for p in problems[:3]), errors=problems) from None
 
+    def query_text(self, name: str) -> str | None:
+        """A query parameter exactly as sent (Tornado's own accessor trims spaces and turns
+        control characters into spaces), given at most once."""
+        values = self.request.query_arguments.get(name)
+        if not values:
+            return None
+        if len(values) > 1:
+            raise InvalidRequest(f"{name} is given more than once", field=name)
+        try:
+            return values[0].decode("utf-8")
+        except UnicodeDecodeError:
+            raise InvalidRequest(f"{name} is not UTF-8", field=name) from None
+
     def query_int(self, name: str, default: int, lo: int, hi: int) -> int:
-        raw = self.get_query_argument(name, None)
+        raw = self.query_text(name)
         if raw is None:
             return default
         if not _DIGITS.match(raw) or not lo <= int(raw) <= hi:
@@ -225,7 +240,7 @@ class ApiHandler(tornado.web.RequestHandler):
     def cursor(self) -> int:
         """The id after which a page starts (0 for the first page). Only cursors this service
         gave out are taken: the text must be exactly what `next_cursor` makes of an id."""
-        raw = self.get_query_argument("cursor", None)
+        raw = self.query_text("cursor")
         if not raw:
             return 0
         value = _cursor_id(raw)
@@ -314,9 +329,12 @@ class ApiHandler(tornado.web.RequestHandler):
     def log_exception(self, typ, value, tb) -> None:
         if isinstance(value, (LedgerError, tornado.web.HTTPError)):
             return  # answered with its envelope; an expected outcome, not a fault
-        log.error(json.dumps({"event": "unhandled", "request_id": self.request_id,
-                              "path": self.request.path, "error": repr(value)[:500]}),
-                  exc_info=(typ, value, tb))
+        # The exception's message and the path can hold request data (an email, a card number
+        # in metadata): log where it happened and what kind of error, never what it said.
+        route = self.settings.get("route_names", {}).get(type(self), "unmatched")
+        log.error(json.dumps({"event": "unhandled", "request_id": self.request_id, "route": route,
+                              "method": self.request.method, "error": typ.__name__,
+                              "at": "".join(traceback.format_tb(tb)[-8:])}))
 
 
 class NotFoundHandler(ApiHandler):

@@ -2,19 +2,22 @@
 
 A JSON number such as `1e1000000` is short text but a huge value: turning it into an int
 or formatting it holds the GIL for minutes and allocates gigabytes. So numbers are checked
-here, as text, while parsing: at most `MAX_NUMBER_CHARS` characters and a decimal exponent
-within `MAX_EXPONENT`. Non-integers become `Decimal` (never float) so amounts stay exact;
+here, as text, while parsing: at most `MAX_NUMBER_CHARS` characters, a decimal exponent
+within `MAX_EXPONENT`, and at most `MAX_NUMBERS` numbers in one body (each number is a
+Python call here and later, so a megabyte of numbers would hold the event loop for seconds). Non-integers become `Decimal` (never float) so amounts stay exact;
 those written with an exponent become `ExponentNumber`, which amounts refuse.
 """
 from __future__ import annotations
 
 import json
+import threading
 from decimal import Decimal
 from typing import Any
 
 from ..ledger.money import ExponentNumber
 
 MAX_NUMBER_CHARS = 64
+MAX_NUMBERS = 10_000  # per body: a batch of 1000 transfers with numeric amounts needs 1000
 # Decimal places either side of the point; keeps metadata numbers within a double's range.
 MAX_EXPONENT = 300
 
@@ -28,7 +31,13 @@ class NotUnicode(ValueError):
     Unicode text, so nothing could store or compare it."""
 
 
+_budget = threading.local()  # numbers left in the body being parsed on this thread
+
+
 def _checked_length(text: str) -> str:
+    _budget.left -= 1
+    if _budget.left < 0:
+        raise NumberOutOfRange(f"the body holds more than {MAX_NUMBERS} numbers")
     if len(text) > MAX_NUMBER_CHARS:
         raise NumberOutOfRange(f"a JSON number is longer than {MAX_NUMBER_CHARS} characters")
     return text
@@ -57,6 +66,7 @@ _DECODER = json.JSONDecoder(parse_float=_parse_float, parse_int=_parse_int, pars
 def loads(text: str) -> Any:
     """`json.loads` with bounded numbers and real Unicode strings; ValueError (or
     RecursionError) for bad input."""
+    _budget.left = MAX_NUMBERS
     value = _DECODER.decode(text)
     if "\\u" in text:  # only an escape can make a lone surrogate (the text itself is UTF-8)
         _check_unicode(value)

@@ -12,7 +12,9 @@ from typing import Annotated, Any, Literal, Optional
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, WithJsonSchema
 
+from ..ledger.json_text import canonical_json
 from ..ledger.money import MAX_AMOUNT_MINOR, MAX_SCALE
+from ..ledger.transfers import MAX_METADATA_BYTES
 
 
 def _amount_value(value: Any) -> Any:
@@ -28,7 +30,16 @@ Amount = Annotated[Any, BeforeValidator(_amount_value), WithJsonSchema(
 CustomerId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9@._+:-]{1,128}$")]
 AssetCode = Annotated[str, StringConstraints(pattern=r"^[A-Z][A-Z0-9_]{0,15}$")]
 Code = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,31}$")]
-Metadata = Annotated[dict[str, Any], Field(description="free-form JSON object, at most 4096 bytes")]
+def _within_json_bytes(value: dict) -> dict:
+    """Free-form JSON is bounded here, on arrival, before anything else handles it."""
+    if len(canonical_json(value).encode()) > MAX_METADATA_BYTES:
+        raise ValueError(f"must be at most {MAX_METADATA_BYTES} bytes as JSON")
+    return value
+
+
+FreeJson = Annotated[dict[str, Any], AfterValidator(_within_json_bytes),
+                     Field(description=f"free-form JSON object, at most {MAX_METADATA_BYTES} bytes")]
+Metadata = FreeJson
 Timestamp = Annotated[str, Field(description="RFC 3339 UTC time", examples=["2026-01-01T00:00:00.000Z"])]
 Decimal_ = Annotated[str, Field(description="decimal string", examples=["99.75"])]
 
@@ -112,7 +123,7 @@ class CustomerIn(In):
     email: Optional[Annotated[str, StringConstraints(max_length=254, pattern=r"^[^@\s]+@[^@\s]+$")]] = None
     status: Literal["active", "inactive", "blocked"] = "active"
     tags: Annotated[list[Tag], Field(max_length=50)] = []
-    attributes: Annotated[dict[str, Any], Field(description="free-form JSON object, at most 4096 bytes")] = {}
+    attributes: FreeJson = {}
     birthdate: Optional[Annotated[str, StringConstraints(pattern=r"^\d{4}-\d{2}-\d{2}$"),
                                   AfterValidator(_real_date)]] = None
 

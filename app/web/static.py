@@ -5,19 +5,17 @@ metrics (`/docs/static/{path}`, see `routes.route_names`), and errors in the JSO
 """
 from __future__ import annotations
 
-import importlib.util
 import json
-import os
 from typing import Any
 
 import tornado.web
 
+from ..resources import package_data_dir
 from .errors import envelope, for_http_status
 from .request_ids import new_request_id
 
-# The package's directory, found without importing it: `import swagger_ui` loads its
-# framework adapters, Jinja2 and PyYAML, and only its static/ folder is used here.
-SWAGGER_UI_DIR = os.path.join(importlib.util.find_spec("swagger_ui").submodule_search_locations[0], "static")
+# swagger-ui-py's static/ folder (in the one-file executable, its bundled copy).
+SWAGGER_UI_DIR = package_data_dir("swagger_ui")
 
 
 class DocsStaticHandler(tornado.web.StaticFileHandler):

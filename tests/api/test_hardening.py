@@ -104,6 +104,20 @@ def test_huge_json_numbers_are_a_fast_400_and_nothing_is_written(shop, live, bod
     assert transfers_count(live) == before
 
 
+def test_a_body_full_of_numbers_is_refused_at_the_parser(shop, live):
+    """A megabyte of 1e300s once held the event loop and the writer for seconds each."""
+    many = b'{"asset":"CREDITS","amount":"1.00","metadata":{"x":[' + b",".join([b"1e300"] * 10_001) + b"]}}"
+    r = shop.post("/v1/customers/ann/credit", content=many)
+    assert "more than 10000 numbers" in err(r, 400, "invalid_request")["message"]
+    # Within the budget, free-form JSON past 4096 bytes is refused on arrival, by the model.
+    some = b'{"attributes":{"x":[' + b",".join([b"1e300"] * 5000) + b"]}}"
+    r = shop.put("/v1/customers/w3", content=some)
+    assert err(r, 400, "invalid_request")["details"]["errors"][0]["field"] == "attributes"
+    big = b'{"asset":"CREDITS","amount":"1.00","metadata":{"x":[' + b",".join([b"1e300"] * 5000) + b"]}}"
+    assert err(shop.post("/v1/customers/ann/credit", content=big), 400, "invalid_request")["details"]["errors"][0]["field"] == "metadata"
+    assert transfers_count(live) == 0
+
+
 def test_huge_numbers_in_customer_attributes_are_refused(shop):
     r = shop.put("/v1/customers/ann", content=b'{"attributes":{"n":1e5000}}')
     err(r, 400, "invalid_request")
@@ -257,3 +271,75 @@ def test_atomic_batch_failed_lists_every_failing_item(shop):
                                                         (3, "not_found")]
     assert items[0]["details"] == {"asset": "CREDITS", "available": "1.00", "requested": "4.00", "customer_id": "ann"}
     assert shop.get("/v1/customers/ann/balances").json()["balances"][0]["balance"] == "5.00"
+
+
+def test_idempotent_requests_are_compared_exactly(shop):
+    """1 is not true, and a decimal that differs in its last digit is another amount."""
+    shop.post("/v1/assets", json={"code": "T9", "scale": 9, "kind": "crypto"})
+
+    def send(body: bytes, key: str):
+        return shop.post("/v1/customers/ann/credit", content=body, headers={"Idempotency-Key": key})
+    first = send(b'{"asset":"T9","amount":123456789.123456789}', "exact-1")
+    assert first.status_code == 201 and first.json()["amount"] == "123456789.123456789"
+    other = send(b'{"asset":"T9","amount":123456789.123456788}', "exact-1")
+    assert err(other, 409, "idempotency_key_reused")["details"]["field"] == "amount"
+    same = send(b'{"amount":123456789.123456789, "asset":"T9"}', "exact-1")  # same request, other text
+    assert same.status_code == 201 and same.headers["Idempotent-Replayed"] == "true"
+    assert send(b'{"asset":"T9","amount":"1","metadata":{"n":1}}', "exact-2").status_code == 201
+    flipped = send(b'{"asset":"T9","amount":"1","metadata":{"n":true}}', "exact-2")
+    assert err(flipped, 409, "idempotency_key_reused")["details"]["field"] == "metadata"
+
+
+def test_the_last_admin_key_cannot_be_revoked(admin):
+    keys = admin.get("/v1/api-keys").json()["data"]
+    only = [k for k in keys if k["role"] == "admin" and k["revoked_at"] is None]
+    assert len(only) == 1
+    err(admin.delete(f"/v1/api-keys/{only[0]['id']}"), 409, "conflict")
+    assert admin.get("/v1/brands").status_code == 200  # still in
+    second = admin.post("/v1/api-keys", json={"role": "admin"}).json()
+    assert admin.delete(f"/v1/api-keys/{only[0]['id']}").status_code == 204  # another admin exists
+    assert admin.get("/v1/brands", key=second["key"]).status_code == 200
+
+
+def test_two_different_keys_in_one_request_are_refused(shop, admin):
+    r = shop.get("/v1/assets", headers={"Authorization": f"Bearer {admin.key}"})
+    err(r, 400, "invalid_request")
+    same = shop.get("/v1/assets", headers={"Authorization": f"Bearer {shop.key}"})
+    assert same.status_code == 200
+
+
+@pytest.mark.parametrize("query", ["cursor=MQ%00", "cursor=%00MQ", "cursor=%0AMQ", "cursor=MQ%09", "cursor=MQ%C2%A0",
+                                   "cursor=MQ&cursor=Mg", "limit=5&limit=6", "limit=%205", "status=active%00"])
+def test_query_parameters_are_taken_exactly_as_sent(shop, query):
+    err(shop.get(f"/v1/customers?{query}"), 400, "invalid_request")
+
+
+def test_as_of_with_a_trailing_control_character_is_refused(shop):
+    credit(shop, "ann", "1.00")
+    err(shop.get("/v1/customers/ann/balances?as_of=2026-01-01T00:00:00Z%00"), 400, "invalid_request")
+    err(shop.get("/v1/customers/ann/balances?as_of=%202026-01-01T00:00:00Z"), 400, "invalid_request")
+
+
+def test_resolution_errors_speak_plainly_and_in_the_assets_units(shop):
+    credit(shop, "ann", "5.00")
+    shop.put("/v1/customers/ben", json={})
+    hold = shop.post("/v1/transfers", json={"from_customer": "ann", "to_customer": "ben", "asset": "CREDITS",
+                                            "amount": "1.00", "pending": True}).json()
+    too_much = err(shop.post(f"/v1/transfers/{hold['transfer_id']}/post", json={"amount": "1.01"}), 400, "invalid_request")
+    assert too_much["details"] == {"field": "amount", "asset": "CREDITS", "pending_amount": "1.00"}
+    shop.post(f"/v1/transfers/{hold['transfer_id']}/void", json={})
+    again = err(shop.post(f"/v1/transfers/{hold['transfer_id']}/post", json={}), 409, "already_resolved")
+    assert again["message"] == "transfer was already voided"
+
+
+def test_a_batch_item_with_an_unknown_asset_or_bad_amount_fails_as_that_item(shop):
+    credit(shop, "ann", "5.00")
+    shop.put("/v1/customers/ben", json={})
+    items = [{"from_customer": "ann", "to_customer": "ben", "asset": "CREDITS", "amount": "1.00"},
+             {"from_customer": "ann", "to_customer": "ben", "asset": "NOPE", "amount": "1.00"},
+             {"from_customer": "ann", "to_customer": "ben", "asset": "CREDITS", "amount": "1.001"}]
+    failed = err(shop.post("/v1/transfers/batch", json={"atomic": True, "transfers": items}), 422, "batch_failed")
+    assert [(i["index"], i["code"]) for i in failed["details"]["items"]] == [(1, "not_found"), (2, "invalid_amount")]
+    partial = shop.post("/v1/transfers/batch", json={"atomic": False, "transfers": items}).json()
+    assert [r["ok"] for r in partial["results"]] == [True, False, False] and partial["applied"] == 1
+    assert shop.get("/v1/customers/ben/balances").json()["balances"][0]["balance"] == "1.00"

@@ -164,3 +164,40 @@ def test_revoked_admin_key_stops_start_up_with_one_line(tmp_path):
     assert r.returncode == 2
     rows = sqlite3.connect(tmp_path / "app.db").execute("SELECT revoked_at_ms FROM api_keys").fetchall()
     assert rows == [(1,)]  # still revoked, nothing added
+
+
+def test_restore_refuses_while_a_service_runs_on_the_database(tmp_path):
+    """Swapping the file under a running service lost every write it acknowledged after."""
+    from app.config import load_config
+    from app.runtime import Runtime
+    cli(tmp_path, "create-brand", "acme")
+    assert cli(tmp_path, "backup", str(tmp_path / "b.db")).returncode == 0
+    runtime = Runtime(load_config(environ={}, env_file=None, database_path=str(tmp_path / "app.db")))
+    try:
+        one_line_error(cli(tmp_path, "restore", str(tmp_path / "b.db")), "service is running", "stop it")
+    finally:
+        runtime.close()
+    assert cli(tmp_path, "restore", str(tmp_path / "b.db")).returncode == 0  # stopped: allowed
+
+
+def test_cli_refuses_files_that_are_not_its_database(tmp_path):
+    junk = tmp_path / "junk.db"
+    junk.write_bytes(b"not a database at all\n" * 100)
+    for args in (("verify",), ("migrate",), ("backup", str(tmp_path / "b.db")), ("create-brand", "x")):
+        one_line_error(cli(tmp_path, *args, db="junk.db"))
+    other = tmp_path / "other.db"
+    conn = sqlite3.connect(other)
+    conn.execute("CREATE TABLE foo (x)")
+    conn.commit()
+    conn.close()
+    one_line_error(cli(tmp_path, "migrate", db="other.db"), "not one of this service")
+    assert [r[0] for r in sqlite3.connect(other).execute("SELECT name FROM sqlite_master")] == ["foo"]
+    cli(tmp_path, "create-brand", "acme")
+    one_line_error(cli(tmp_path, "restore", str(tmp_path / "app.db"), db="other.db"), "not a database of this service")
+    one_line_error(cli(tmp_path, "backup", ""), "FILE must name")
+    (tmp_path / "adir").mkdir()
+    one_line_error(cli(tmp_path, "restore", str(tmp_path / "app.db"), db="adir"), "is a folder")
+    # No new database, backup or .restoring file (SQLite's -wal/-shm and the .lock file of
+    # the lock that guards restore are SQLite's and the service's own companions).
+    left = sorted(n for n in os.listdir(tmp_path) if not n.endswith(("-wal", "-shm", ".lock")))
+    assert left == ["adir", "app.db", "junk.db", "other.db"]
