@@ -30,7 +30,10 @@ from .request_ids import new_request_id
 
 log = logging.getLogger("app.http")
 MAX_PAGE = 200
-MAX_ROW_ID = 2**63 - 1  # SQLite's INTEGER PRIMARY KEY range
+MAX_ROW_ID = 2**63 - 1
+# Tornado reads bodies up to this many times MAX_BODY_BYTES (server.py) so that a body just
+# over the limit is answered 413 with the envelope; beyond it Tornado refuses the request.
+BODY_READ_FACTOR = 4  # SQLite's INTEGER PRIMARY KEY range
 DEFAULT_PAGE = 50
 _DIGITS = re.compile(r"^[0-9]{1,18}\Z")  # ASCII only: str.isdigit() accepts "²"
 _KEY_HEADER = re.compile(r"^[\x21-\x7e]{1,200}\Z")
@@ -117,7 +120,12 @@ def _cursor_id(raw: str) -> int | None:
 _UNPARSED = object()
 
 
+@tornado.web.stream_request_body
 class ApiHandler(tornado.web.RequestHandler):
+    """Bodies stream in (`data_received`) only after `prepare()` has authenticated the key
+    and checked the declared size: an unauthenticated or oversized request is answered
+    before its body is read, and no request holds more than MAX_BODY_BYTES in memory."""
+
     OPS: dict[str, Op] = {}
 
     def initialize(self) -> None:
@@ -127,10 +135,39 @@ class ApiHandler(tornado.web.RequestHandler):
         self.brand_id: int | None = None
         self.request_id = new_request_id()
         self._json: Any = _UNPARSED
+        self._chunks: list[bytes] = []
+        self._body_bytes = 0
+        self._refusal: LedgerError | None = None
 
     # -- before the method -----------------------------------------------------------------------
     async def prepare(self) -> None:
+        """Admit the request before its body is read. A refusal is answered once the body is
+        in (read and thrown away, nothing kept; an empty one too): answering earlier makes
+        Tornado close the connection, and a close with unread bytes resets it, which can
+        destroy the answer. Only a body declared past what the server reads at all is
+        answered at once, and the connection closed."""
         self.set_header("X-Request-Id", self.request_id)
+        try:
+            await self._admit()
+        except LedgerError as exc:
+            declared = self.request.headers.get("Content-Length", "0")
+            if not declared.isdigit() or int(declared) > self._read_limit_bytes():
+                raise
+            self._refusal = exc
+            setattr(self, self.request.method.lower(), self._refuse)  # what Tornado calls next
+
+    async def _refuse(self, *args: Any, **kwargs: Any) -> None:
+        raise self._refusal
+
+    def _read_limit_bytes(self) -> int:
+        return self.runtime.config.max_body_bytes * BODY_READ_FACTOR
+
+    async def _admit(self) -> None:
+        headers = self.request.headers
+        if "Content-Length" in headers and "Transfer-Encoding" in headers:
+            # Ambiguous framing (request smuggling); Tornado refuses it too, but only after
+            # handing us the headers of a streamed body, so it is refused here first.
+            raise InvalidRequest("a request may not carry both Content-Length and Transfer-Encoding")
         op = self.OPS.get(self.request.method.lower())
         if op is None:
             raise ApiError("method_not_allowed", f"{self.request.method} is not allowed here",
@@ -140,6 +177,9 @@ class ApiHandler(tornado.web.RequestHandler):
         self.principal = await self.web.auth.principal(self._presented_key())
         if self.principal is None:
             raise ApiError("unauthenticated", "a valid API key is required (X-API-Key or Authorization: Bearer)")
+        declared = headers.get("Content-Length")
+        if declared and declared.isdigit() and int(declared) > self.runtime.config.max_body_bytes:
+            raise self._too_large()
         wait_s = self.web.buckets.take(self.principal.key_id)
         if wait_s:
             raise ApiError("rate_limited", "too many requests for this key",
@@ -181,11 +221,19 @@ class ApiHandler(tornado.web.RequestHandler):
             self._json = self._parse_json_body()
         return self._json
 
+    def data_received(self, chunk: bytes) -> None:
+        self._body_bytes += len(chunk)
+        # Kept only for an admitted request and within the limit; otherwise counted and dropped.
+        if self._refusal is None and self._body_bytes <= self.runtime.config.max_body_bytes:
+            self._chunks.append(chunk)
+
+    def _too_large(self) -> ApiError:
+        return ApiError("body_too_large", "request body too large", max_bytes=self.runtime.config.max_body_bytes)
+
     def _parse_json_body(self) -> Any:
-        if len(self.request.body) > self.runtime.config.max_body_bytes:
-            raise ApiError("body_too_large", "request body too large",
-                           max_bytes=self.runtime.config.max_body_bytes)
-        raw = self.request.body or b"{}"
+        if self._body_bytes > self.runtime.config.max_body_bytes:
+            raise self._too_large()
+        raw = b"".join(self._chunks) or b"{}"
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError:
@@ -318,6 +366,9 @@ class ApiHandler(tornado.web.RequestHandler):
             status, body = status_code, envelope(code, message if status_code < 500 else "internal error")
         # send_error() cleared the headers set so far: set the ones an error needs here.
         self.set_header("X-Request-Id", self.request_id)
+        declared = self.request.headers.get("Content-Length", "0")
+        if not declared.isdigit() or self._body_bytes < int(declared):
+            self.set_header("Connection", "close")  # answered before its body: this connection ends
         if status == 405:
             self.set_header("Allow", ", ".join(sorted(m.upper() for m in self.OPS)))
         if status == 429:
@@ -340,6 +391,5 @@ class ApiHandler(tornado.web.RequestHandler):
 class NotFoundHandler(ApiHandler):
     OPS = {m: Op("no such route", access="public") for m in ("get", "post", "put", "patch", "delete")}
 
-    async def prepare(self) -> None:
-        self.set_header("X-Request-Id", self.request_id)
+    async def _admit(self) -> None:
         raise ApiError("not_found", "no such route", path=self.request.path[:200])

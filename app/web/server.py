@@ -21,7 +21,7 @@ from ..runtime import Runtime
 from ..services.customers import CustomerService
 from ..services.keys import Authenticator, KeyService, bootstrap_admin_key_command, ensure_admin_key_command
 from . import openapi
-from .base import NotFoundHandler
+from .base import BODY_READ_FACTOR, NotFoundHandler
 from .listener import GuardedHTTPServer, raise_open_files_limit
 from .metrics import Metrics
 from .ratelimit import TokenBuckets
@@ -94,7 +94,7 @@ async def start(runtime: Runtime) -> tornado.httpserver.HTTPServer:
     raise_open_files_limit(cfg.http_max_connections)
     # Bodies up to 4x the limit are read and refused with a 413 envelope; beyond that
     # Tornado answers 400 itself (with our envelope, see listener) and closes the connection.
-    server = GuardedHTTPServer(make_app(runtime), max_body_size=cfg.max_body_bytes * 4, xheaders=False,
+    server = GuardedHTTPServer(make_app(runtime), max_body_size=cfg.max_body_bytes * BODY_READ_FACTOR, xheaders=False,
                                idle_connection_timeout=cfg.http_header_timeout_s,
                                body_timeout=cfg.http_body_timeout_s, max_connections=cfg.http_max_connections)
     server.listen(cfg.port, cfg.host)
