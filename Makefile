@@ -1,5 +1,6 @@
 # Quick start: `make run` serves on 127.0.0.1:8080 with data/app.db; `make test` runs every test.
 # Both install from the fully pinned requirements*.txt; `make lock` regenerates those from *.in.
+# `make dist` builds dist/rewards, the whole service in one executable (Linux x86-64, PyInstaller).
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -10,10 +11,10 @@ PY := $(VENV)/bin/python
 LOCK_VENV := $(VENV)/lock-tools
 PIP_TOOLS := pip-tools==7.6.2
 LOCK_ARGS ?=
-PIP_COMPILE = CUSTOM_COMPILE_COMMAND="make lock" $(LOCK_VENV)/bin/pip-compile --quiet --strip-extras \
+PIP_COMPILE = CUSTOM_COMPILE_COMMAND="make lock" $(LOCK_VENV)/bin/pip-compile --quiet --strip-extras --allow-unsafe \
 	--no-emit-index-url --no-emit-find-links $(LOCK_ARGS)
 
-.PHONY: run test migrate verify bench lock clean-venv
+.PHONY: run test dist migrate verify bench lock clean-venv
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +34,11 @@ run: $(VENV)/.runtime-installed
 
 test: $(VENV)/.dev-installed
 	$(PY) -m pytest
+
+# One file holding Python, the packages, migrations/, templates/ and Swagger UI's files; cached
+# outside the repo by a hash of its inputs (~/.cache/rewards-dist; packaging/build.py says how).
+dist: $(VENV)/.dev-installed
+	$(PY) packaging/build.py
 
 migrate: $(VENV)/.runtime-installed
 	$(PY) -m app migrate

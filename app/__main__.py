@@ -14,6 +14,7 @@ import sqlite3
 import sys
 import time
 
+from . import resources
 from .config import ConfigError, load_config
 from .store.backup import BackupError, backup, restore
 from .store.migrations import MigrationError, migrate
@@ -35,7 +36,8 @@ COMMANDS = {
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m app", description="Rewards ledger service.", epilog=DATABASE_NOTE)
+    prog = os.path.basename(sys.argv[0]) if resources.FROZEN else "python -m app"
+    p = argparse.ArgumentParser(prog=prog, description="Rewards ledger service.", epilog=DATABASE_NOTE)
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
     parsers = {name: sub.add_parser(name, help=text, description=text[0].upper() + text[1:] + ".",
                                     epilog=DATABASE_NOTE) for name, text in COMMANDS.items()}

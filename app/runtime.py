@@ -39,7 +39,10 @@ class Runtime:
         return await self.writer.submit(lambda c: purge_older_than(c, cutoff, limit))
 
     def close(self) -> None:
-        self.writer.close()
+        # Readers first: the writer's connection is then the last one open on the file, and
+        # SQLite checkpoints the WAL into the database and deletes it when that one closes
+        # (a read-only connection closing last cannot).
         self.readers.close()
+        self.writer.close()
         service_lock.release(self._lock_fd)
         self._lock_fd = None

@@ -131,6 +131,10 @@ class Writer:
                 if stop:
                     break
         finally:
+            try:  # everything committed is copied into the database file before it closes
+                conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            except sqlite3.Error:  # another process holds a read snapshot: it checkpoints later
+                pass
             conn.close()
 
     def _take_batch(self) -> tuple[list[tuple], bool]:
