@@ -175,6 +175,8 @@ class Figure:
     created: int = 0          # transfers, from the SQLite file
     created_keyed: int | None = None  # transfers carrying this figure's key prefix
     rss_kb: int = 0
+    cpu_main_us: float = 0.0   # server CPU per 2xx answer: event-loop thread
+    cpu_other_us: float = 0.0  # the other threads (writer, readers)
     problems: list[str] = field(default_factory=list)
 
     @property
@@ -228,6 +230,25 @@ def start_server(db: str, port: int, log_path: str) -> subprocess.Popen:
         time.sleep(0.05)
     proc.kill()
     raise SystemExit("server did not start; its log: " + open(log_path, errors="replace").read()[-2000:])
+
+
+def thread_cpu_s(pid: int) -> tuple[float, float]:
+    """(event-loop thread, all other threads) CPU seconds so far (utime + stime).
+    Python 3.11 does not name OS threads; the main thread is the one whose id is the PID."""
+    tick = os.sysconf("SC_CLK_TCK")
+    main = other = 0.0
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{tid}/stat") as fh:
+                fields = fh.read().rsplit(")", 1)[1].split()
+        except FileNotFoundError:
+            continue  # a thread that just ended
+        seconds = (int(fields[11]) + int(fields[12])) / tick
+        if int(tid) == pid:
+            main += seconds
+        else:
+            other += seconds
+    return main, other
 
 
 def rss_kb(pid: int) -> int:
@@ -461,7 +482,11 @@ def main() -> None:
                         ["bash", "-c", f"sleep 1; exec {shlex.quote(pyspy)} record --threads -r 100 -d {spy_s} "
                                        f"--format raw -o {shlex.quote(args.profile)} -p {server.pid}"],
                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                cpu_before = thread_cpu_s(server.pid)
                 run_wrk(url, fig, config, tmp)
+                cpu_after = thread_cpu_s(server.pid)
+                fig.cpu_main_us = (cpu_after[0] - cpu_before[0]) * 1e6 / max(fig.ok, 1)
+                fig.cpu_other_us = (cpu_after[1] - cpu_before[1]) * 1e6 / max(fig.ok, 1)
                 if spy is not None:
                     _, err = spy.communicate(timeout=60)
                     # py-spy's own "Samples: N" counts recorded (non-idle) stacks, not passes.
@@ -496,13 +521,13 @@ def main() -> None:
     print()
     print(f"{'figure':28s} {'conns':>5s} {'2xx/s':>8s} {'p50 ms':>7s} {'p99 ms':>7s} {'max ms':>7s} "
           f"{'answers':>8s} {'2xx':>8s} {'replays':>7s} {'non-2xx':>7s} {'sock err':>8s} {'transfers':>9s} "
-          f"{'RSS MiB':>7s}  ratio/a")
+          f"{'RSS MiB':>7s} {'cpu µs/req main+other':>22s}  ratio/a")
     for f in figures:
         ratio = f"{f.per_s() / a:6.2f}"
         other = {k: v for k, v in f.statuses.items() if not 200 <= k < 300}
         print(f"{f.label:28s} {f.connections:5d} {f.per_s():8,.0f} {f.p50_ms:7.2f} {f.p99_ms:7.2f} {f.max_ms:7.1f} "
               f"{f.responses:8,d} {f.ok:8,d} {f.replayed:7,d} {f.non2xx:7,d} {f.socket_errors:8,d} "
-              f"{f.created:9,d} {f.rss_kb / 1024:7.1f}  {ratio}"
+              f"{f.created:9,d} {f.rss_kb / 1024:7.1f} {f.cpu_main_us:10.0f} + {f.cpu_other_us:9.0f}  {ratio}"
               + (f"  statuses {other}" if other else "")
               + (f"  socket errors {f.errors}" if f.socket_errors else ""))
     print()

@@ -13,8 +13,9 @@ so the loop spins and writes one traceback per iteration. This module owns:
 - the connection cap: a connection accepted while `max_connections` are open (idle keep-alive
   ones included) gets a fixed 503 `unavailable` envelope with `Connection: close` and is
   closed at once, without its request being read;
-- the header and body timeouts, passed to Tornado (`idle_connection_timeout` also bounds the
-  idle time between keep-alive requests);
+- the header and body timeouts (`idle_connection_timeout` also bounds the idle time between
+  keep-alive requests), kept by one sweep over the open connections instead of Tornado's
+  timer per request;
 - the JSON envelope on the 400 Tornado writes by itself for a malformed request (see
   `_EnvelopeStream`);
 - `raise_open_files_limit()`: the soft RLIMIT_NOFILE raised to the hard limit at start.
@@ -32,6 +33,8 @@ from email.utils import formatdate
 from typing import Any, Callable, Iterable
 
 import tornado.httpserver
+import tornado.httputil
+import tornado.ioloop
 from tornado.ioloop import IOLoop
 from tornado.iostream import IOStream
 
@@ -165,11 +168,45 @@ class _Acceptor:
             self.start()
 
 
+class _Watched(tornado.httputil.HTTPMessageDelegate):
+    """One request's delegate, passed through, telling the server when the request's
+    headers and body have arrived so that its deadline moves on (see `GuardedHTTPServer`)."""
+
+    __slots__ = ("inner", "server", "conn")
+
+    def __init__(self, inner: tornado.httputil.HTTPMessageDelegate, server: "GuardedHTTPServer",
+                 conn: object) -> None:
+        self.inner, self.server, self.conn = inner, server, conn
+
+    def headers_received(self, start_line: Any, headers: Any) -> Any:
+        self.server._deadline(self.conn, self.server.body_timeout_s)
+        return self.inner.headers_received(start_line, headers)
+
+    def data_received(self, chunk: bytes) -> Any:
+        return self.inner.data_received(chunk)
+
+    def finish(self) -> None:
+        self.server._deadlines.pop(self.conn, None)  # read in full: the handler's time is its own
+        self.inner.finish()
+
+    def on_connection_close(self) -> None:
+        self.server._deadlines.pop(self.conn, None)
+        self.inner.on_connection_close()
+
+
 class GuardedHTTPServer(tornado.httpserver.HTTPServer):
-    """Tornado's HTTPServer with the accept loop, connection cap and envelope 400s above.
+    """Tornado's HTTPServer with the accept loop, connection cap and envelope 400s above,
+    and the header and body timeouts kept by one sweep.
 
     Takes HTTPServer's arguments plus `max_connections`; `idle_connection_timeout` (the
-    header timeout) and `body_timeout` are HTTPServer's own."""
+    header timeout, which also bounds an idle keep-alive connection) and `body_timeout`
+    have HTTPServer's meaning. Tornado would arm and cancel a timer for every request's
+    headers and again for its body (10% of the event loop's time under load); here each
+    connection has one deadline, moved as the request advances, and a sweep every
+    `SWEEP_INTERVAL_S` closes the connections past theirs (so a timeout fires up to that
+    much late)."""
+
+    SWEEP_INTERVAL_S = 0.5
 
     def initialize(self, request_callback: Any, *, max_connections: int, **kwargs: Any) -> None:  # type: ignore[override]
         if kwargs.get("ssl_options") is not None:
@@ -178,6 +215,11 @@ class GuardedHTTPServer(tornado.httpserver.HTTPServer):
         self.max_connections = max_connections
         self._accept_failures = _EveryInterval(LOG_INTERVAL_S)
         self._refusals = _EveryInterval(LOG_INTERVAL_S)
+        self.header_timeout_s = self.conn_params.header_timeout
+        self.body_timeout_s = self.conn_params.body_timeout
+        self.conn_params.header_timeout = self.conn_params.body_timeout = None  # the sweep keeps them
+        self._deadlines: dict[object, float] = {}
+        self._sweeper: tornado.ioloop.PeriodicCallback | None = None
 
     def add_sockets(self, sockets: Iterable[socket.socket]) -> None:
         """Listen on `sockets` with this module's accept loop (TCPServer.listen and bind/start come here)."""
@@ -186,6 +228,36 @@ class GuardedHTTPServer(tornado.httpserver.HTTPServer):
             self._sockets[sock.fileno()] = sock
             self._handlers[sock.fileno()] = acceptor.stop
             acceptor.start()
+        if self._sweeper is None:
+            self._sweeper = tornado.ioloop.PeriodicCallback(self._sweep, self.SWEEP_INTERVAL_S * 1000)
+            self._sweeper.start()
+
+    def stop(self) -> None:
+        if self._sweeper is not None:
+            self._sweeper.stop()
+            self._sweeper = None
+        super().stop()
+
+    def start_request(self, server_conn: object, request_conn: Any) -> tornado.httputil.HTTPMessageDelegate:
+        self._deadline(server_conn, self.header_timeout_s)  # waiting for (the next) headers
+        return _Watched(super().start_request(server_conn, request_conn), self, server_conn)
+
+    def on_close(self, server_conn: object) -> None:
+        self._deadlines.pop(server_conn, None)
+        super().on_close(server_conn)
+
+    def _deadline(self, conn: object, timeout_s: float | None) -> None:
+        if timeout_s is None:
+            self._deadlines.pop(conn, None)
+        else:
+            self._deadlines[conn] = time.monotonic() + timeout_s
+
+    def _sweep(self) -> None:
+        now = time.monotonic()
+        late = [conn for conn, deadline in self._deadlines.items() if deadline <= now]
+        for conn in late:
+            del self._deadlines[conn]
+            conn.stream.close()  # what Tornado's own timeouts do: the pending read fails, the connection ends
 
     def _on_connection(self, connection: socket.socket, address: Any) -> None:
         if len(self._connections) >= self.max_connections:
