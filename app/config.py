@@ -55,7 +55,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("ADMIN_API_KEY", "", _text, "Admin API key. Empty: one is generated on first start and written to data/admin_api_key (0600)."),
     Setting("SQLITE_SYNCHRONOUS", "FULL", _choice("FULL", "NORMAL", "EXTRA"), "SQLite synchronous pragma for the writer (FULL: a 2xx is durable)."),
     Setting("SQLITE_BUSY_TIMEOUT_MS", "5000", _int_in(0, 600_000), "How long a connection waits on a lock held by another process."),
-    Setting("SQLITE_CACHE_MB", "64", _int_in(2, 65_536), "Page cache per connection, in MiB."),
+    Setting("MEMORY_BUDGET_MB", "192", _int_in(32, 65_536), "The process's memory budget in MiB: SQLite page caches take half (the writer a third of that, the read connections the rest); README, Storage."),
     Setting("SQLITE_WAL_AUTOCHECKPOINT_PAGES", "1000", _int_in(0, 1_000_000), "WAL pages before SQLite copies them back into the database file (0: never automatically)."),
     Setting("LOG_LEVEL", "INFO", _choice("DEBUG", "INFO", "WARNING", "ERROR"), "Log level of the JSON logs."),
     Setting("WRITER_QUEUE_MAX", "20000", _int_in(1, 1_000_000), "Commands waiting for the writer before new ones get 503 unavailable."),
@@ -82,7 +82,7 @@ class Config:
     admin_api_key: str
     sqlite_synchronous: str
     sqlite_busy_timeout_ms: int
-    sqlite_cache_mb: int
+    memory_budget_mb: int
     sqlite_wal_autocheckpoint_pages: int
     log_level: str
     writer_queue_max: int

@@ -29,7 +29,7 @@ class Runtime:
             conn.close()
         self.writer = Writer(self.db, queue_max=config.writer_queue_max,
                              batch_max=config.writer_batch_max).start()
-        self.readers = Readers(self.db, config.reader_pool_size)
+        self.readers = Readers(DbSettings.from_config(config, role="reader"), config.reader_pool_size)
         self.ledger = LedgerService(self.writer, self.readers, self.clock)
 
     async def purge_idempotency(self) -> int:

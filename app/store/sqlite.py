@@ -15,9 +15,25 @@ class DbSettings:
     wal_autocheckpoint_pages: int = 1000
 
     @classmethod
-    def from_config(cls, config) -> "DbSettings":
+    def from_config(cls, config, role: str = "writer") -> "DbSettings":
+        """Settings of the writer's connection or (`role="reader"`) of each read connection."""
+        writer_mb, reader_mb = cache_budget_mb(config.memory_budget_mb, config.reader_pool_size)
         return cls(config.database_path, config.sqlite_synchronous, config.sqlite_busy_timeout_ms,
-                   config.sqlite_cache_mb, config.sqlite_wal_autocheckpoint_pages)
+                   writer_mb if role == "writer" else reader_mb, config.sqlite_wal_autocheckpoint_pages)
+
+
+def cache_budget_mb(memory_budget_mb: int, reader_pool_size: int) -> tuple[int, int]:
+    """(writer, each reader) page cache in MiB from the process's memory budget.
+
+    Half the budget goes to SQLite's page caches: a third of that to the writer (the hot
+    pages of accounts and indexes it updates), the rest split over the read connections
+    (the pool plus the event loop's own, for point reads). The other half is Python's: the
+    interpreter, request buffers (each at most MAX_BODY_BYTES) and the bounded in-process
+    caches (keys, assets, account ids, immutable rows per connection)."""
+    caches_mb = memory_budget_mb // 2
+    writer_mb = max(2, caches_mb // 3)
+    reader_mb = max(2, (caches_mb - writer_mb) // (reader_pool_size + 1))
+    return writer_mb, reader_mb
 
 
 class LedgerConnection(sqlite3.Connection):
