@@ -338,7 +338,7 @@ def run_wrk(url: str, fig: Figure, config: dict, tmp: str) -> None:
     with open(script, "w") as fh:
         fh.write(f"CONFIG = {{ {fields} }}\n" + LUA)
     proc = subprocess.run(["wrk", f"-t{THREADS}", f"-c{fig.connections}", f"-d{fig.seconds + DRAIN_S}s",
-                           f"--timeout", f"{DRAIN_S}s", "-s", script, url + "/"],
+                           "--timeout", f"{DRAIN_S}s", "-s", script, url + "/"],
                           capture_output=True, text=True, timeout=fig.seconds + DRAIN_S + 60)
     out = proc.stdout
     if proc.returncode != 0 or "HB responses" not in out:
@@ -459,8 +459,8 @@ def main() -> None:
                 (Figure("(a)  GET /livez", "livez", c, s), {}, "none"),
                 (Figure(f"(b)  POST credit @{c}", "credit", c, s), {"prefix": f"hb-{run}-b{c}-", "body": CREDIT_BODY}, "fresh"),
                 (Figure(f"(b') POST credit @{hc}", "credit", hc, s), {"prefix": f"hb-{run}-b{hc}-", "body": CREDIT_BODY}, "fresh"),
-                (Figure(f"(bn) POST credit, no key", "credit_nokey", c, s), {"body": CREDIT_BODY}, "fresh"),
-                (Figure(f"(br) POST credit, replay", "replay", c, s), {"prefix": f"hb-{run}-seed-", "body": SEED_BODY}, "replay"),
+                (Figure("(bn) POST credit, no key", "credit_nokey", c, s), {"body": CREDIT_BODY}, "fresh"),
+                (Figure("(br) POST credit, replay", "replay", c, s), {"prefix": f"hb-{run}-seed-", "body": SEED_BODY}, "replay"),
                 (Figure("(c)  GET balances", "balances", c, s), {}, "none"),
                 (Figure("(d)  POST batch x1000", "batch", min(c, 8), s), {"body": batch_body(random.Random(1))}, "batch"),
                 (Figure("(a2) GET /livez again", "livez", c, s), {}, "none"),

@@ -1,6 +1,7 @@
 """Shared fixtures: a real SQLite file in a temp dir, a runtime with a manual clock."""
 from __future__ import annotations
 
+import json
 import os
 import sys
 
@@ -44,3 +45,12 @@ def assert_verified(db) -> None:
 @pytest.fixture
 async def brand(runtime):
     return await runtime.ledger.create_brand("shop", "Small Shop")
+
+
+def listening_port(log_path) -> int | None:
+    """The port a `serve` process logged in its "listening" line, or None (not yet)."""
+    with open(log_path, encoding="utf-8", errors="replace") as fh:
+        for line in fh:
+            if '"listening"' in line:
+                return int(json.loads(line)["url"].rsplit(":", 1)[1])
+    return None

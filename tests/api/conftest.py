@@ -77,12 +77,17 @@ class Api:
         return self.request("DELETE", path, **kw)
 
 
-@pytest.fixture
-def live(tmp_path, clock):
-    server = LiveServer(tmp_path, clock)
+def serving(tmp_path, clock, **overrides):
+    """A live server for a fixture to yield; stopped and its ledger verified afterwards."""
+    server = LiveServer(tmp_path, clock, **overrides)
     yield server
     server.stop()
     assert_verified(server.runtime.db)
+
+
+@pytest.fixture
+def live(tmp_path, clock):
+    yield from serving(tmp_path, clock)
 
 
 @pytest.fixture

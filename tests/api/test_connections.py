@@ -20,7 +20,7 @@ import httpx
 import pytest
 
 from tests.api.conftest import ADMIN_KEY, LiveServer
-from tests.conftest import ROOT
+from tests.conftest import ROOT, listening_port
 
 READ_TIMEOUT_S = 15
 HALF_OPEN_SOCKETS = 60
@@ -173,14 +173,6 @@ def _wait_for(predicate, deadline_s: float, what: str):
     raise AssertionError(f"timed out waiting for {what}")
 
 
-def _listening_port(log_path) -> int | None:
-    with open(log_path, encoding="utf-8", errors="replace") as fh:
-        for line in fh:
-            if '"listening"' in line:
-                return int(json.loads(line)["url"].rsplit(":", 1)[1])
-    return None
-
-
 def _livez(port: int) -> bool:
     try:
         return httpx.get(f"http://127.0.0.1:{port}/livez", timeout=2).status_code == 200
@@ -200,7 +192,7 @@ def test_out_of_file_descriptors_sheds_load_quietly_and_recovers(tmp_path):
                                  stdout=log_file, stderr=subprocess.STDOUT, preexec_fn=_limit_open_files)
     clients: list[socket.socket] = []
     try:
-        port = _wait_for(lambda: child.poll() is None and _listening_port(log_path), 30, "the server to listen")
+        port = _wait_for(lambda: child.poll() is None and listening_port(log_path), 30, "the server to listen")
         for _ in range(CLIENT_SOCKETS):
             sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
             sock.setblocking(False)

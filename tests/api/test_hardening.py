@@ -12,9 +12,8 @@ import pytest
 
 from app.store.sqlite import connect
 from app.store.verify import near_limit_warnings, verify
-from tests.api.conftest import Api, LiveServer
+from tests.api.conftest import Api, serving
 from tests.api.test_conventions import err
-from tests.conftest import assert_verified
 from tests.api.test_money_routes import credit
 
 BIG = "1000000000000000000"  # 10^18: the largest amount one transfer moves
@@ -205,10 +204,7 @@ def test_brand_key_naming_another_brand_is_refused(shop, admin):
 @pytest.fixture
 def short_ttl(tmp_path, clock):
     """A live server whose stored responses last IDEMPOTENCY_TTL_S = 60, the setting's minimum."""
-    server = LiveServer(tmp_path, clock, idempotency_ttl_s=60)
-    yield server
-    server.stop()
-    assert_verified(server.runtime.db)
+    yield from serving(tmp_path, clock, idempotency_ttl_s=60)
 
 
 @pytest.fixture

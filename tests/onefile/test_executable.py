@@ -4,7 +4,6 @@ PATH and a minimal environment: every subcommand, the HTTP service, an online ba
 it serves, and a clean stop on SIGTERM."""
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import signal
@@ -18,7 +17,7 @@ import pytest
 from PyInstaller.archive.readers import CArchiveReader
 
 from app import resources
-from tests.conftest import ROOT
+from tests.conftest import ROOT, listening_port
 
 BUILD_SCRIPT = os.path.join(ROOT, "packaging", "build.py")
 BUILD_TIMEOUT_S = 1200  # a cold build takes 20-30 s, a cached one under a second
@@ -68,18 +67,10 @@ class Host:
                               text=True, timeout=COMMAND_TIMEOUT_S)
 
 
-def _listening_port(log_path) -> int | None:
-    with open(log_path, encoding="utf-8", errors="replace") as fh:
-        for line in fh:
-            if '"listening"' in line:
-                return int(json.loads(line)["url"].rsplit(":", 1)[1])
-    return None
-
-
 def _wait_for_port(child: subprocess.Popen, log_path) -> int:
     deadline = time.monotonic() + START_TIMEOUT_S
     while time.monotonic() < deadline:
-        port = _listening_port(log_path)
+        port = listening_port(log_path)
         if port:
             return port
         assert child.poll() is None, f"the service exited with {child.returncode}:\n{log_path.read_text()[-3000:]}"
