@@ -10,7 +10,6 @@ import json
 import logging
 import re
 import sqlite3
-import time
 import traceback
 from base64 import urlsafe_b64decode, urlsafe_b64encode
 from dataclasses import dataclass, field
