@@ -72,7 +72,7 @@ class BatchFailed(LedgerError):
     (`failures` holds the same as (index, error) pairs)."""
 
     code = "batch_failed"
-    failures: list = []
+    failures: tuple = ()
 
 
 class Unavailable(LedgerError):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from decimal import Decimal
-from typing import Any
+from typing import Any, Callable
 
 import orjson
 
@@ -27,13 +27,13 @@ def _json_number(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} is not JSON")
 
 
-def canonical_json(value: Any) -> str:
-    """One text per value: sorted keys, no spaces; what hashes and comparisons use."""
+def canonical_json(value: Any, number: Callable[[Any], Any] = _json_number) -> str:
+    """One text per value: sorted keys, no spaces; what hashes and comparisons use.
+    `number` turns a Decimal into what stands for it (by default a JSON number)."""
     try:
-        return orjson.dumps(value, default=_json_number, option=orjson.OPT_SORT_KEYS).decode()
+        return orjson.dumps(value, default=number, option=orjson.OPT_SORT_KEYS).decode()
     except orjson.JSONEncodeError:  # an integer past 64 bits
-        return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
-                          default=_json_number)
+        return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=number)
 
 
 def _any_as_text(value: Any) -> Any:

@@ -14,8 +14,6 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Callable
 
-import orjson
-
 from ..ledger.errors import IdempotencyConflict
 from ..ledger.json_text import canonical_json
 from ..store import idempotency as store
@@ -57,10 +55,7 @@ def request_text(body: Any) -> str:
     """What identifies a request body: canonical JSON whose numbers keep every digit and
     whose types stay apart (`1` is not `true`, `1.0000000000000001` is not `1`). Two bodies
     are the same request exactly when their texts are equal."""
-    try:
-        return orjson.dumps(body, default=_exact, option=orjson.OPT_SORT_KEYS).decode()
-    except orjson.JSONEncodeError:  # an integer past 64 bits
-        return json.dumps(body, default=_exact, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return canonical_json(body, number=_exact)
 
 
 def _differing_field(stored_text: str, wanted: dict) -> str:

@@ -140,7 +140,7 @@ def _insert(conn: sqlite3.Connection, *, brand_id: int, asset_id: int, dr: Accou
 
 def _asset_of(conn: sqlite3.Connection, asset_id: int) -> tuple[str, int]:
     """(code, scale) of an asset, for errors that speak in its units."""
-    return conn.execute("SELECT code, scale FROM assets WHERE id = ?", (asset_id,)).fetchone()
+    return _known(conn, "assets", {asset_id}, _ASSETS_BY_ID)[asset_id]
 
 
 def _apply_checked(conn: sqlite3.Connection, kind: str, dr: Account, cr: Account, amount: int,
@@ -158,11 +158,13 @@ def _replay_of(conn: sqlite3.Connection, spec: TransferSpec, kind: str, meta: st
     found = _by_key(conn, spec.brand_id, spec.idempotency_key)
     if found is None:
         return None
-    # Metadata is compared as canonical text: as parsed values, 1 would equal true.
-    return _check_replay(found._replace(metadata=canonical_json(found.metadata)), {
+    _check_replay(found, {
         "kind": kind, "asset_id": spec.asset_id, "debit_account_id": spec.debit_account_id,
-        "credit_account_id": spec.credit_account_id, "amount": spec.amount, "code": spec.code,
-        "metadata": meta})._replace(metadata=found.metadata)
+        "credit_account_id": spec.credit_account_id, "amount": spec.amount, "code": spec.code})
+    if canonical_json(found.metadata) != meta:  # as text: as parsed values, 1 would equal true
+        raise IdempotencyConflict("idempotency key was used for a different transfer",
+                                  field="metadata", transfer_id=str(found.id))
+    return found
 
 
 def create_transfer(conn: sqlite3.Connection, spec: TransferSpec, now_ms: int,
@@ -300,7 +302,7 @@ def batch_refused(failures: list[tuple[int, LedgerError]]) -> BatchFailed:
     (`failures` stays on the error for a caller that merges several lists)."""
     error = BatchFailed("the batch was refused: no transfer was applied", items=[
         {"index": index, "code": e.code, "message": e.message, "details": e.details} for index, e in failures])
-    error.failures = failures
+    error.failures = tuple(failures)
     return error
 
 
@@ -393,10 +395,9 @@ def describe(conn: sqlite3.Connection, record: TransferRecord) -> TransferView:
 def describe_many(conn: sqlite3.Connection, records: list[TransferRecord]) -> list[TransferView]:
     """Views of many transfers with a few queries in all (not a few per transfer); none at all
     when the connection already knows the assets and accounts (immutable rows)."""
-    assets = _known(conn, "assets", {t.asset_id for t in records},
-                    "SELECT id, code, scale FROM assets WHERE id IN (SELECT value FROM json_each(?))")
+    assets = _known(conn, "assets", {t.asset_id for t in records}, _ASSETS_BY_ID)
     refs = _known(conn, "account_refs", {t.debit_account_id for t in records} | {t.credit_account_id for t in records},
-                  "SELECT id, kind, owner FROM accounts WHERE id IN (SELECT value FROM json_each(?))")
+                  _ACCOUNT_REFS_BY_ID)
     views = []
     for t in records:
         if t.kind == "pending":
@@ -411,16 +412,16 @@ def describe_many(conn: sqlite3.Connection, records: list[TransferRecord]) -> li
 
 
 MAX_KNOWN_ROWS = 100_000  # per connection and kind; past it the cache starts again
+_ASSETS_BY_ID = "SELECT id, code, scale FROM assets WHERE id IN (SELECT value FROM json_each(?))"
+_ACCOUNT_REFS_BY_ID = "SELECT id, kind, owner FROM accounts WHERE id IN (SELECT value FROM json_each(?))"
 
 
 def _known(conn: sqlite3.Connection, cache_name: str, ids: set[int], query: str) -> dict[int, tuple]:
     """id → the row's other columns, from the connection's cache of immutable rows (see
     `LedgerConnection`), reading only the ids it lacks."""
-    cache = getattr(conn, cache_name, None)
-    if cache is None or len(cache) > MAX_KNOWN_ROWS:
-        cache = {}
-        if hasattr(conn, cache_name):
-            setattr(conn, cache_name, cache)
+    cache = getattr(conn, cache_name, {})  # a plain sqlite3 connection keeps none
+    if len(cache) > MAX_KNOWN_ROWS:
+        cache.clear()
     missing = [i for i in ids if i not in cache]
     if missing:
         rows = conn.execute(query, (json.dumps(sorted(missing)),)).fetchall()

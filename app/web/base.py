@@ -29,10 +29,10 @@ from .request_ids import new_request_id
 
 log = logging.getLogger("app.http")
 MAX_PAGE = 200
-MAX_ROW_ID = 2**63 - 1
+MAX_ROW_ID = 2**63 - 1  # SQLite's INTEGER PRIMARY KEY range
 # Tornado reads bodies up to this many times MAX_BODY_BYTES (server.py) so that a body just
 # over the limit is answered 413 with the envelope; beyond it Tornado refuses the request.
-BODY_READ_FACTOR = 4  # SQLite's INTEGER PRIMARY KEY range
+BODY_READ_FACTOR = 4
 DEFAULT_PAGE = 50
 _DIGITS = re.compile(r"^[0-9]{1,18}\Z")  # ASCII only: str.isdigit() accepts "²"
 _KEY_HEADER = re.compile(r"^[\x21-\x7e]{1,200}\Z")
@@ -149,8 +149,8 @@ class ApiHandler(tornado.web.RequestHandler):
         try:
             await self._admit()
         except LedgerError as exc:
-            declared = self.request.headers.get("Content-Length", "0")
-            if not declared.isdigit() or int(declared) > self._read_limit_bytes():
+            declared = self._declared_bytes()
+            if declared is None or declared > self.runtime.config.max_body_bytes * BODY_READ_FACTOR:
                 raise
             self._refusal = exc
             setattr(self, self.request.method.lower(), self._refuse)  # what Tornado calls next
@@ -158,8 +158,10 @@ class ApiHandler(tornado.web.RequestHandler):
     async def _refuse(self, *args: Any, **kwargs: Any) -> None:
         raise self._refusal
 
-    def _read_limit_bytes(self) -> int:
-        return self.runtime.config.max_body_bytes * BODY_READ_FACTOR
+    def _declared_bytes(self) -> int | None:
+        """The body size the request declares (0 without Content-Length), None if unreadable."""
+        declared = self.request.headers.get("Content-Length", "0")
+        return int(declared) if declared.isdigit() else None
 
     async def _admit(self) -> None:
         headers = self.request.headers
@@ -176,8 +178,7 @@ class ApiHandler(tornado.web.RequestHandler):
         self.principal = await self.web.auth.principal(self._presented_key())
         if self.principal is None:
             raise ApiError("unauthenticated", "a valid API key is required (X-API-Key or Authorization: Bearer)")
-        declared = headers.get("Content-Length")
-        if declared and declared.isdigit() and int(declared) > self.runtime.config.max_body_bytes:
+        if (self._declared_bytes() or 0) > self.runtime.config.max_body_bytes:
             raise self._too_large()
         wait_s = self.web.buckets.take(self.principal.key_id)
         if wait_s:
@@ -365,8 +366,8 @@ class ApiHandler(tornado.web.RequestHandler):
             status, body = status_code, envelope(code, message if status_code < 500 else "internal error")
         # send_error() cleared the headers set so far: set the ones an error needs here.
         self.set_header("X-Request-Id", self.request_id)
-        declared = self.request.headers.get("Content-Length", "0")
-        if not declared.isdigit() or self._body_bytes < int(declared):
+        declared = self._declared_bytes()
+        if declared is None or self._body_bytes < declared:
             self.set_header("Connection", "close")  # answered before its body: this connection ends
         if status == 405:
             self.set_header("Allow", ", ".join(sorted(m.upper() for m in self.OPS)))

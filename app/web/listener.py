@@ -24,6 +24,7 @@ TLS is not handled here (the service sits behind a proxy for that), so `ssl_opti
 """
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import logging
@@ -276,17 +277,14 @@ class GuardedHTTPServer(tornado.httpserver.HTTPServer):
         sent is discarded first, so that closing sends a FIN after the reply, not a reset that
         could destroy it. The reply fits any socket send buffer: one non-blocking send."""
         try:
-            connection.setblocking(False)
-            try:
-                connection.recv(65536)
-            except OSError:
-                pass  # nothing sent yet (EAGAIN) or already gone
-            connection.send(fixed_response(503, "Service Unavailable", "unavailable",
-                                           "too many open connections; retry shortly", new_request_id(),
-                                           {"Retry-After": "1"}))
-            connection.shutdown(socket.SHUT_WR)
-        except OSError:
-            pass  # the client is gone: nothing to answer
+            with contextlib.suppress(OSError):  # the client may be gone: then nobody is answered
+                connection.setblocking(False)
+                with contextlib.suppress(OSError):  # nothing sent yet (EAGAIN)
+                    connection.recv(65536)
+                connection.send(fixed_response(503, "Service Unavailable", "unavailable",
+                                               "too many open connections; retry shortly", new_request_id(),
+                                               {"Retry-After": "1"}))
+                connection.shutdown(socket.SHUT_WR)
         finally:
             connection.close()
         count = self._refusals.due()
