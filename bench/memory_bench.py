@@ -2,7 +2,7 @@
 
 Starts `python -m app serve` on a fresh SQLite file (synchronous=FULL), posts atomic
 batches of 1,000 customer-to-customer transfers from 4 client threads until 1,000,000
-transfers exist, prints the server's RSS (VmRSS) every 100,000 transfers and the
+transfers exist (counted in the SQLite file against the 201 answers), prints the server's RSS (VmRSS) every 100,000 transfers and the
 transfers/s, then stops the service and runs `python -m app verify`. Only ever targets
 127.0.0.1; bounded by the count (and a 15-minute limit).
 
@@ -36,10 +36,12 @@ def main() -> None:
         url = f"http://127.0.0.1:{port}"
         server = hb.start_server(db, port, os.path.join(tmp, "server.log"))
         try:
+            ledger = hb.Ledger(db)
             key, _ = hb.seed(url, "mem")
+            before = hb.settle(url, ledger)
             print(f"RSS at start (after seeding {hb.CUSTOMERS:,} customers): {hb.rss_kb(server.pid) / 1024:,.1f} MiB")
             batches = args.transfers // hb.BATCH_SIZE
-            done, lock, failures = [0], threading.Lock(), []
+            done, answered, lock, failures = [0], [0], threading.Lock(), []
             started = time.monotonic()
 
             def client(seed: int) -> None:
@@ -56,6 +58,8 @@ def main() -> None:
                         if r.status_code != 201:
                             failures.append(r.text[:200])
                             return
+                        with lock:
+                            answered[0] += 1
                         if n % (100_000 // hb.BATCH_SIZE) == 0:
                             print(f"  {n * hb.BATCH_SIZE:>9,} transfers: RSS {hb.rss_kb(server.pid) / 1024:6.1f} MiB,"
                                   f" {n * hb.BATCH_SIZE / (time.monotonic() - started):,.0f} transfers/s", flush=True)
@@ -64,7 +68,10 @@ def main() -> None:
                 t.start()
             for t in threads:
                 t.join()
-            print(f"RSS after {done[0] * hb.BATCH_SIZE:,} transfers: {hb.rss_kb(server.pid) / 1024:,.1f} MiB;"
+            created = hb.settle(url, ledger) - before
+            if created != answered[0] * hb.BATCH_SIZE:
+                failures.append(f"transfers created {created:,} != {answered[0]:,} answered batches x {hb.BATCH_SIZE}")
+            print(f"RSS after {created:,} transfers ({answered[0]:,} batches answered 201): {hb.rss_kb(server.pid) / 1024:,.1f} MiB;"
                   f" database {os.path.getsize(db) / 2**20:,.0f} MiB")
         finally:
             server.terminate()
