@@ -8,6 +8,7 @@ from __future__ import annotations
 from .clock import SystemClock
 from .config import Config
 from .services.ledger import LedgerService
+from .services.rewards import RewardService
 from .store import service_lock
 from .store.idempotency import purge_older_than
 from .store.migrations import migrate
@@ -31,6 +32,7 @@ class Runtime:
                              batch_max=config.writer_batch_max).start()
         self.readers = Readers(DbSettings.from_config(config, role="reader"), config.reader_pool_size)
         self.ledger = LedgerService(self.writer, self.readers, self.clock)
+        self.rewards = RewardService(self.ledger)
 
     async def purge_idempotency(self) -> int:
         """Forget stored Idempotency-Key responses older than IDEMPOTENCY_TTL_S."""

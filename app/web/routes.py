@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from . import api_admin, api_customers, api_transfers, ops
+from . import api_admin, api_customers, api_rewards, api_transfers, ops
 from .static import SWAGGER_UI_DIR, DocsStaticHandler
 
 API = [
@@ -32,6 +32,10 @@ API = [
     ("/v1/transfers/{transfer_id}", api_transfers.TransferHandler),
     ("/v1/transfers/{transfer_id}/post", api_transfers.PostHandler),
     ("/v1/transfers/{transfer_id}/void", api_transfers.VoidHandler),
+    ("/v1/rewards", api_rewards.RewardsHandler),
+    ("/v1/customers/{customer_id}/rewards", api_rewards.CustomerRewardsHandler),
+    ("/v1/customers/{customer_id}/rewards/{reward_id}/use", api_rewards.UseRewardHandler),
+    ("/v1/customers/{customer_id}/rewards/{reward_id}/cancel", api_rewards.CancelRewardHandler),
 ]
 
 STATIC = [

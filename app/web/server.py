@@ -113,6 +113,7 @@ async def sweep_forever(runtime: Runtime, stop: asyncio.Event) -> None:
     while not stop.is_set():
         try:
             await runtime.ledger.sweep(runtime.config.scheduler_batch_max)
+            await runtime.rewards.expire_due(runtime.config.scheduler_batch_max)
             await runtime.purge_idempotency()
         except Exception as exc:  # noqa: BLE001 - the next tick tries again
             log.error(json.dumps({"event": "sweep_failed", "error": repr(exc)[:300]}))
