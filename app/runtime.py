@@ -7,8 +7,10 @@ from __future__ import annotations
 
 from .clock import SystemClock
 from .config import Config
+from .services.events import EventService
 from .services.ledger import LedgerService
 from .services.rewards import RewardService
+from .services.rules import RuleService
 from .store import service_lock
 from .store.idempotency import purge_older_than
 from .store.migrations import migrate
@@ -33,6 +35,8 @@ class Runtime:
         self.readers = Readers(DbSettings.from_config(config, role="reader"), config.reader_pool_size)
         self.ledger = LedgerService(self.writer, self.readers, self.clock)
         self.rewards = RewardService(self.ledger)
+        self.events = EventService(self.writer, self.readers, self.clock)
+        self.rules = RuleService(self.writer, self.readers, self.clock)
 
     async def purge_idempotency(self) -> int:
         """Forget stored Idempotency-Key responses older than IDEMPOTENCY_TTL_S."""

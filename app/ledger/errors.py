@@ -67,6 +67,12 @@ class LimitExceeded(LedgerError):
     code = "limit_exceeded"
 
 
+class OutOfStock(LedgerError):
+    """A reward has no stock left to issue."""
+
+    code = "out_of_stock"
+
+
 class BatchFailed(LedgerError):
     """An atomic batch was refused as a whole; `details.items` says which items failed
     (`failures` holds the same as (index, error) pairs)."""

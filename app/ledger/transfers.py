@@ -23,6 +23,7 @@ RESOLUTIONS = {"post": "post_pending", "void": "void_pending", "expire": "expire
 GENESIS_HASH = "0" * 64
 _CODE = re.compile(r"^[a-z][a-z0-9_]{0,31}\Z")
 MAX_METADATA_BYTES = 4096
+MAX_DESCRIPTION_CHARS = 500
 MAX_KEY_CHARS = 200
 # A hold times out after at most this long (a year); longer holds are refused.
 MAX_TIMEOUT_S = 365 * 86400
@@ -45,6 +46,7 @@ class TransferSpec(NamedTuple):
     from_lot_id: int | None = None
     # For a credit that creates a lot: explicit expiry instead of the asset's expiry_days.
     expires_at_ms: int | None = None
+    description: str | None = None  # free text shown in movements
 
 
 def validate_spec(spec: TransferSpec) -> str:
@@ -60,6 +62,8 @@ def validate_spec(spec: TransferSpec) -> str:
         raise InvalidRequest(f"timeout_s applies to pending transfers and must be 1..{MAX_TIMEOUT_S}")
     if spec.idempotency_key is not None and not 1 <= len(spec.idempotency_key) <= MAX_KEY_CHARS:
         raise InvalidRequest(f"idempotency key must be 1..{MAX_KEY_CHARS} characters")
+    if spec.description is not None and not 1 <= len(spec.description) <= MAX_DESCRIPTION_CHARS:
+        raise InvalidRequest(f"description must be 1..{MAX_DESCRIPTION_CHARS} characters", field="description")
     metadata = canonical_json(spec.metadata) if spec.metadata else "{}"
     if len(metadata.encode()) > MAX_METADATA_BYTES:
         raise InvalidRequest(f"metadata is larger than {MAX_METADATA_BYTES} bytes")
@@ -123,7 +127,8 @@ def insufficient_funds(asset_code: str, scale: int, available_minor: int, reques
 
 
 class ChainFields(NamedTuple):
-    """The content a transfer's hash covers, in a fixed order."""
+    """The content a transfer's hash covers, in a fixed order; a transfer with a description
+    adds it at the end (`chain_content`), so rows without one hash as they always did."""
 
     id: int
     brand_id: int
@@ -140,6 +145,10 @@ class ChainFields(NamedTuple):
     created_at_ms: int
     dr_prev_id: int | None = None
     cr_prev_id: int | None = None
+
+
+def chain_content(fields: tuple, description: str | None) -> tuple:
+    return fields if description is None else (*fields, description)
 
 
 def chain_hash(prev_hash: str, f: ChainFields | tuple) -> str:

@@ -58,7 +58,7 @@ def request_text(body: Any) -> str:
     return canonical_json(body, number=_exact)
 
 
-def _differing_field(stored_text: str, wanted: dict) -> str:
+def differing_field(stored_text: str, wanted: dict) -> str:
     stored = json.loads(stored_text)
     wanted = json.loads(request_text(wanted))
     if not isinstance(stored, dict):
@@ -79,7 +79,7 @@ def idempotent(request: IdempotentRequest, command: Callable[[sqlite3.Connection
                                           field="path", first_path=found["path"])
             if found["request"] != request_text(request.body):
                 raise IdempotencyConflict("idempotency key was used with a different request",
-                                          field=_differing_field(found["request"], request.body))
+                                          field=differing_field(found["request"], request.body))
             return Replay(found["status"], json.loads(found["response"]))
         result = command(conn)
         status, body = render(result)

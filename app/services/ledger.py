@@ -21,6 +21,7 @@ from ..store.accounts import ensure_account, load_pair
 from ..store.customers import accounts_of_customers, customer_id_of, ensure_customer
 from ..store.expiry import SweepResult, expire_due_holds, expire_due_lots
 from ..store.readers import Readers
+from ..store.rules import zone_of
 from ..store.transfers import (BatchItem, TransferRecord, TransferView, batch_refused, create_batch, create_transfer,
                                describe, describe_many, get_transfer, resolve_pending)
 from ..store.writer import Writer
@@ -39,6 +40,17 @@ def check_customer_id(customer_id: object) -> str:
     return customer_id
 
 
+def check_time_zone(name: object) -> str:
+    """An IANA time zone this machine knows (`UTC`, `Europe/Paris`)."""
+    if isinstance(name, str) and 1 <= len(name) <= 64:
+        try:
+            zone_of(name)
+            return name
+        except (ValueError, KeyError, OSError):  # ZoneInfoNotFoundError is a KeyError
+            pass
+    raise InvalidRequest("time_zone must be an IANA time zone such as UTC or Europe/Paris", field="time_zone")
+
+
 class Movement(NamedTuple):
     """What a customer-facing call asks to move, in minor units."""
 
@@ -49,6 +61,7 @@ class Movement(NamedTuple):
     pending: bool = False
     timeout_s: int | None = None
     idempotency_key: str | None = None
+    description: str | None = None
 
 
 class LedgerService:
@@ -62,14 +75,18 @@ class LedgerService:
         self._credit_accounts: dict[tuple[int, str], tuple[int, int]] = {}
 
     # -- brands and assets --------------------------------------------------------------
-    async def create_brand(self, code: str, name: str, wrap: Wrap = None) -> int:
+    async def create_brand(self, code: str, name: str, time_zone: str = "UTC", points_expiry_days: int | None = None,
+                           wrap: Wrap = None) -> int:
         if not isinstance(code, str) or not _BRAND_CODE.match(code):
             raise InvalidRequest("brand code must be 1-64 of a-z 0-9 _ - (starting with a letter or digit)",
                                  field="code")
         if not isinstance(name, str) or not 1 <= len(name) <= 200:
             raise InvalidRequest("brand name must be 1-200 characters", field="name")
+        check_time_zone(time_zone)
+        validate_asset("POINTS", 0, "points", points_expiry_days)
         now = self.clock.now_ms()
-        return await self._submit(lambda c: brand_store.create_brand(c, code, name, now), wrap)
+        return await self._submit(
+            lambda c: brand_store.create_brand(c, code, name, now, time_zone, points_expiry_days), wrap)
 
     async def create_asset(self, brand_id: int, code: str, scale: int, kind: str,
                            expiry_days: int | None = None, wrap: Wrap = None) -> Asset:
@@ -243,7 +260,7 @@ class LedgerService:
         return TransferSpec(brand_id=asset.brand_id, asset_id=asset.id, debit_account_id=debit_id,
                             credit_account_id=credit_id, amount=m.amount_minor, code=m.code,
                             pending=m.pending, timeout_s=m.timeout_s, metadata=m.metadata,
-                            idempotency_key=m.idempotency_key)
+                            idempotency_key=m.idempotency_key, description=m.description)
 
     def _customer_spec(self, conn: sqlite3.Connection, brand_id: int, asset: Asset, src: str, dst: str,
                        m: Movement, now_ms: int, known: dict | None = None) -> TransferSpec:

@@ -55,7 +55,7 @@ def counters_as_of(conn: sqlite3.Connection, account_id: int, as_of_ms: int) -> 
 
 
 _MOVEMENT = """
-SELECT t.id, t.kind, t.code, t.amount, t.metadata, t.created_at_ms, s.code AS asset, s.scale,
+SELECT t.id, t.kind, t.code, t.amount, t.metadata, t.description, t.created_at_ms, s.code AS asset, s.scale,
        t.credit_account_id = :acct AS incoming,
        CASE WHEN t.credit_account_id = :acct THEN t.cr_credits_posted - t.cr_debits_posted
             ELSE t.dr_credits_posted - t.dr_debits_posted END AS balance_after,

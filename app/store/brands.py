@@ -5,17 +5,21 @@ import sqlite3
 
 from ..ledger.assets import DEFAULT_ASSETS, Asset
 from ..ledger.errors import Conflict, NotFound
+from .rules import bump, seed_defaults
 
 
-def create_brand(conn: sqlite3.Connection, code: str, name: str, now_ms: int) -> int:
-    """A brand with the default assets (POINTS, CREDITS, USD)."""
+def create_brand(conn: sqlite3.Connection, code: str, name: str, now_ms: int, time_zone: str = "UTC",
+                 points_expiry_days: int | None = None) -> int:
+    """A brand with the default assets (POINTS, CREDITS, USD), event types and cashback rule."""
     try:
-        brand_id = conn.execute("INSERT INTO brands (code, name, created_at_ms) VALUES (?, ?, ?)",
-                                (code, name, now_ms)).lastrowid
+        brand_id = conn.execute("INSERT INTO brands (code, name, created_at_ms, time_zone) VALUES (?, ?, ?, ?)",
+                                (code, name, now_ms, time_zone)).lastrowid
     except sqlite3.IntegrityError:
         raise Conflict("a brand with this code exists", field="code", code=code) from None
     for asset_code, scale, kind in DEFAULT_ASSETS:
-        create_asset(conn, brand_id, asset_code, scale, kind, None, now_ms)
+        expiry_days = points_expiry_days if asset_code == "POINTS" else None
+        create_asset(conn, brand_id, asset_code, scale, kind, expiry_days, now_ms)
+    seed_defaults(conn, brand_id, now_ms)
     return brand_id
 
 
@@ -34,6 +38,7 @@ def create_asset(conn: sqlite3.Connection, brand_id: int, code: str, scale: int,
             " VALUES (?, ?, ?, ?, ?, ?)", (brand_id, code, scale, kind, expiry_days, now_ms)).lastrowid
     except sqlite3.IntegrityError:
         raise Conflict("an asset with this code exists", field="code", code=code) from None
+    bump(conn, brand_id)  # rules name assets: the brand's configuration changed
     return Asset(asset_id, brand_id, code, scale, kind, expiry_days)
 
 

@@ -13,7 +13,9 @@ from ..ledger.errors import LedgerError
 from ..ledger.lots import expirable
 from ..ledger.transfers import TransferSpec
 from .accounts import ensure_account, load_account
+from ..rules.tiers import TIER_ASSET
 from .brands import asset_by_id
+from .events import lower_status_points
 from .sqlite import rollback_to
 from .transfers import create_transfer, resolve_pending
 
@@ -48,7 +50,8 @@ def expire_due_holds(conn: sqlite3.Connection, now_ms: int, limit: int) -> Sweep
 
 
 def expire_due_lots(conn: sqlite3.Connection, now_ms: int, limit: int) -> SweepResult:
-    """Move what remains of each expired lot to `breakage`, within the available balance."""
+    """Move what remains of each expired lot to `breakage`, within the available balance;
+    expired points of the tier asset lower the customer's status points (never below 0)."""
     rows = conn.execute(
         "SELECT l.id, l.account_id, l.remaining FROM lots l JOIN accounts a ON a.id = l.account_id"
         " WHERE l.remaining > 0 AND l.expires_at_ms <= ?"
@@ -61,10 +64,13 @@ def expire_due_lots(conn: sqlite3.Connection, now_ms: int, limit: int) -> SweepR
         amount = expirable(remaining, account.counters.available)
         if amount == 0:
             return
-        breakage = ensure_account(conn, asset_by_id(conn, account.asset_id), "system", "breakage", now_ms)
+        asset = asset_by_id(conn, account.asset_id)
+        breakage = ensure_account(conn, asset, "system", "breakage", now_ms)
         create_transfer(conn, TransferSpec(
             brand_id=account.brand_id, asset_id=account.asset_id, debit_account_id=account_id,
             credit_account_id=breakage.id, amount=amount, code="expiry",
             metadata={"lot_id": lot_id}, from_lot_id=lot_id), now_ms)
+        if asset.code == TIER_ASSET and account.kind == "customer":  # DESIGN §6a: expiry lowers status points
+            lower_status_points(conn, account.brand_id, account.owner, amount)
 
     return _each(conn, rows, expire)

@@ -52,12 +52,16 @@ class LedgerConnection(sqlite3.Connection):
         # so every rollback forgets them all (`forget_uncommitted`).
         self.assets: dict[int, tuple[str, int]] = {}
         self.account_refs: dict[int, tuple[str, str]] = {}
+        # brand id → its loyalty configuration (`rules.brand_config`), checked against the
+        # brand's config_version; a rollback can undo a version, so it is forgotten too.
+        self.loyalty_configs: dict = {}
 
     def forget_uncommitted(self) -> None:
         self.chain_tip = None
-        if self.assets or self.account_refs:
+        if self.assets or self.account_refs or self.loyalty_configs:
             self.assets = {}
             self.account_refs = {}
+            self.loyalty_configs = {}
 
 
 def begin(conn: sqlite3.Connection) -> None:

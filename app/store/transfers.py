@@ -18,14 +18,14 @@ from ..ledger.json_text import canonical_json
 from ..ledger.lots import Lot, Take, lot_expiry_ms, plan_consumption
 from ..ledger.money import format_amount
 from ..ledger.transfers import (GENESIS_HASH, RESOLUTIONS, TransferSpec, apply_transfer,
-                                chain_hash, posting_problem, posting_refusal, validate_spec)
+                                chain_content, chain_hash, posting_problem, posting_refusal, validate_spec)
 from .accounts import load_many, load_pair, save_many, save_pair
 from .sqlite import LedgerConnection, rollback_to
 
 COLUMNS = ("id, brand_id, asset_id, debit_account_id, credit_account_id, amount, kind, code,"
            " pending_id, timeout_at_ms, idempotency_key, metadata, created_at_ms,"
            " dr_debits_posted, dr_credits_posted, dr_debits_pending, dr_credits_pending,"
-           " cr_debits_posted, cr_credits_posted, cr_debits_pending, cr_credits_pending")
+           " cr_debits_posted, cr_credits_posted, cr_debits_pending, cr_credits_pending, description")
 
 
 class TransferRecord(NamedTuple):
@@ -44,6 +44,7 @@ class TransferRecord(NamedTuple):
     created_at_ms: int
     dr_after: Counters
     cr_after: Counters
+    description: str | None = None
     replayed: bool = False
     fresh: bool = False  # written by the running command (so a pending one is unresolved)
 
@@ -52,7 +53,7 @@ def record_from_row(row: sqlite3.Row | tuple) -> TransferRecord:
     return TransferRecord(row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7], row[8],
                           row[9], row[10], json.loads(row[11]), row[12],
                           Counters(row[13], row[14], row[15], row[16]),
-                          Counters(row[17], row[18], row[19], row[20]))
+                          Counters(row[17], row[18], row[19], row[20]), row[21])
 
 
 def get_transfer(conn: sqlite3.Connection, brand_id: int, transfer_id: int) -> TransferRecord:
@@ -85,8 +86,8 @@ _INSERT = (
     " kind, code, pending_id, timeout_at_ms, idempotency_key, metadata,"
     " dr_debits_posted, dr_credits_posted, dr_debits_pending, dr_credits_pending,"
     " cr_debits_posted, cr_credits_posted, cr_debits_pending, cr_credits_pending,"
-    " dr_prev_id, cr_prev_id, created_at_ms, prev_hash, hash)"
-    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)")
+    " dr_prev_id, cr_prev_id, created_at_ms, prev_hash, hash, description)"
+    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)")
 
 
 class _Deferred:
@@ -110,7 +111,7 @@ def _tip(conn: sqlite3.Connection) -> tuple | None:
 def _insert(conn: sqlite3.Connection, *, brand_id: int, asset_id: int, dr: Account, cr: Account,
             amount: int, kind: str, code: str, pending_id: int | None, timeout_at_ms: int | None,
             key: str | None, meta: str, now_ms: int, dr_after: Counters,
-            cr_after: Counters, deferred: _Deferred | None = None) -> TransferRecord:
+            cr_after: Counters, deferred: _Deferred | None = None, description: str | None = None) -> TransferRecord:
     """Append the transfer row (hash-chained), then both accounts' counters (or, `deferred`,
     queue the row: the batch writes rows and accounts at its end).
 
@@ -120,11 +121,12 @@ def _insert(conn: sqlite3.Connection, *, brand_id: int, asset_id: int, dr: Accou
     if last and last[2] > now_ms:  # time never runs backwards along the ledger
         now_ms = last[2]
     # The ChainFields order, as a plain tuple (building the NamedTuple costs more than hashing).
-    new_hash = chain_hash(prev_hash, (new_id, brand_id, asset_id, dr.id, cr.id, amount, kind, code, pending_id,
-                                      timeout_at_ms, key, meta, now_ms, dr.last_transfer_id, cr.last_transfer_id))
+    new_hash = chain_hash(prev_hash, chain_content((new_id, brand_id, asset_id, dr.id, cr.id, amount, kind, code,
+                                                    pending_id, timeout_at_ms, key, meta, now_ms, dr.last_transfer_id,
+                                                    cr.last_transfer_id), description))
     values = (new_id, brand_id, asset_id, dr.id, cr.id, amount, kind, code, pending_id, timeout_at_ms,
               key, meta, *dr_after, *cr_after, dr.last_transfer_id, cr.last_transfer_id, now_ms,
-              prev_hash, new_hash)
+              prev_hash, new_hash, description)
     if deferred:
         deferred.rows.append(values)
         deferred.tip = (new_id, new_hash, now_ms)
@@ -135,7 +137,7 @@ def _insert(conn: sqlite3.Connection, *, brand_id: int, asset_id: int, dr: Accou
         save_pair(conn, dr.id, dr_after, cr.id, cr_after, new_id)
     return TransferRecord(new_id, brand_id, asset_id, dr.id, cr.id, amount, kind, code, pending_id,
                           timeout_at_ms, key, json.loads(meta) if meta != "{}" else {}, now_ms,
-                          dr_after, cr_after, fresh=True)
+                          dr_after, cr_after, description, fresh=True)
 
 
 def _asset_of(conn: sqlite3.Connection, asset_id: int) -> tuple[str, int]:
@@ -160,7 +162,8 @@ def _replay_of(conn: sqlite3.Connection, spec: TransferSpec, kind: str, meta: st
         return None
     _check_replay(found, {
         "kind": kind, "asset_id": spec.asset_id, "debit_account_id": spec.debit_account_id,
-        "credit_account_id": spec.credit_account_id, "amount": spec.amount, "code": spec.code})
+        "credit_account_id": spec.credit_account_id, "amount": spec.amount, "code": spec.code,
+        "description": spec.description})
     if canonical_json(found.metadata) != meta:  # as text: as parsed values, 1 would equal true
         raise IdempotencyConflict("idempotency key was used for a different transfer",
                                   field="metadata", transfer_id=str(found.id))
@@ -194,7 +197,8 @@ def create_transfer(conn: sqlite3.Connection, spec: TransferSpec, now_ms: int,
         record = _insert(conn, brand_id=spec.brand_id, asset_id=spec.asset_id, dr=dr, cr=cr,
                          amount=spec.amount, kind=kind, code=spec.code, pending_id=None,
                          timeout_at_ms=timeout_at_ms, key=spec.idempotency_key, meta=meta,
-                         now_ms=now_ms, dr_after=dr_after, cr_after=cr_after, deferred=deferred)
+                         now_ms=now_ms, dr_after=dr_after, cr_after=cr_after, deferred=deferred,
+                         description=spec.description)
     except (LedgerError, sqlite3.IntegrityError):
         replay = _replay_of(conn, spec, kind, meta) if spec.idempotency_key else None
         if replay is None:

@@ -15,7 +15,7 @@ from collections import defaultdict
 from typing import Callable
 
 from ..ledger.money import COUNTER_WARN_MINOR, MAX_COUNTER_MINOR
-from ..ledger.transfers import GENESIS_HASH, ChainFields, chain_hash
+from ..ledger.transfers import GENESIS_HASH, ChainFields, chain_content, chain_hash
 
 MAX_PROBLEMS = 100
 # (phase, rows done, rows in all): called now and then while a large ledger is checked.
@@ -26,7 +26,7 @@ _TRANSFERS = (
     "SELECT id, brand_id, asset_id, debit_account_id, credit_account_id, amount, kind, code,"
     " pending_id, timeout_at_ms, idempotency_key, metadata, created_at_ms, dr_prev_id, cr_prev_id,"
     " prev_hash, hash, dr_debits_posted, dr_credits_posted, dr_debits_pending, dr_credits_pending,"
-    " cr_debits_posted, cr_credits_posted, cr_debits_pending, cr_credits_pending"
+    " cr_debits_posted, cr_credits_posted, cr_debits_pending, cr_credits_pending, description"
     " FROM transfers ORDER BY id")
 _ACCOUNTS = ("SELECT id, asset_id, no_overdraft, tracks_lots, debits_posted, credits_posted, debits_pending,"
              " credits_pending, last_transfer_id FROM accounts ORDER BY id")
@@ -56,7 +56,7 @@ def _walk_transfers(conn: sqlite3.Connection, progress: Progress | None) -> _Wal
         if progress and n % PROGRESS_EVERY_ROWS == 0:
             progress("transfers", n, total)
         if len(walk.problems) < MAX_PROBLEMS:
-            if r[15] != prev or r[16] != chain_hash(prev, ChainFields(*r[:15])):
+            if r[15] != prev or r[16] != chain_hash(prev, chain_content(ChainFields(*r[:15]), r[25])):
                 walk.problems.append(f"transfer {r[0]}: hash chain broken")
             for account_id, prev_id in ((r[3], r[13]), (r[4], r[14])):
                 if walk.last.get(account_id, (None,))[0] != prev_id:

@@ -9,7 +9,7 @@ from .models import ApiKeyIn, ApiKeyOut, BrandIn, BrandOut, page_of
 
 def brand_body(view: tuple) -> dict:
     row, assets = view
-    return {"id": row["id"], "code": row["code"], "name": row["name"],
+    return {"id": row["id"], "code": row["code"], "name": row["name"], "time_zone": row["time_zone"],
             "created_at": rfc3339(row["created_at_ms"]), "assets": [render.asset(a) for a in assets]}
 
 
@@ -24,7 +24,8 @@ class BrandsHandler(ApiHandler):
         def as_view(command):
             return lambda conn: brand_view(conn, command(conn))
         await self.write_through(
-            lambda wrap: self.runtime.ledger.create_brand(data.code, data.name, wrap=self.then(wrap, as_view)),
+            lambda wrap: self.runtime.ledger.create_brand(
+                data.code, data.name, data.time_zone, data.points_expiry_days, wrap=self.then(wrap, as_view)),
             lambda view: (201, brand_body(view)), raw)
 
     async def get(self) -> None:

@@ -27,7 +27,7 @@ class CreditHandler(ApiHandler):
         asset = await ledger.asset(self.brand_id, d.asset)
         m = Movement(d.asset, parse_amount(d.amount, asset.scale),
                      d.reason or ("earn" if self.DIRECTION == "credit" else "spend"), d.metadata,
-                     d.pending, d.timeout_s, self.idempotency_key())
+                     d.pending, d.timeout_s, self.idempotency_key(), d.description)
         call = ledger.credit if self.DIRECTION == "credit" else ledger.debit
         await self.write_through(lambda wrap: call(self.brand_id, customer_id, m, wrap=self.then(wrap, with_view)),
                                  lambda view: (201, render.customer_transfer(view, customer_id)), raw)
@@ -41,7 +41,7 @@ class DebitHandler(CreditHandler):
 
 def movement_of(d: TransferIn, scale: int, key: str | None) -> Movement:
     return Movement(d.asset, parse_amount(d.amount, scale), d.reason or "transfer", d.metadata, d.pending,
-                    d.timeout_s, key)
+                    d.timeout_s, key, d.description)
 
 
 class TransfersHandler(ApiHandler):

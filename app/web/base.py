@@ -13,7 +13,6 @@ import sqlite3
 import traceback
 from base64 import urlsafe_b64decode, urlsafe_b64encode
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
 
 import tornado.web
@@ -21,6 +20,7 @@ from pydantic import BaseModel, ValidationError
 
 from ..ledger.errors import InvalidRequest, LedgerError, NotFound
 from ..ledger.json_text import compact_json
+from ..times import TIME_MAX_MS, TIME_MIN_MS, TIME_RANGE_TEXT, parse_time_ms, rfc3339  # noqa: F401
 from ..services.idempotency import IdempotentRequest, Replay, Stored, idempotent
 from ..services.keys import Principal
 from . import json_input
@@ -49,52 +49,6 @@ class Op:
     errors: tuple[int, ...] = ()
 
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
-
-
-_second_text: tuple[int, str] = (-1, "")  # (epoch second, its text): most times in a response share one
-
-
-def rfc3339(ms: int | None) -> str | None:
-    """Epoch milliseconds → `2026-01-31T12:00:00.123Z`."""
-    global _second_text
-    if ms is None:
-        return None
-    second, milli = divmod(ms, 1000)
-    memo = _second_text  # one immutable tuple, read once: consistent whatever other threads do
-    if memo[0] != second:
-        memo = _second_text = (second, (_EPOCH + timedelta(seconds=second)).strftime("%Y-%m-%dT%H:%M:%S."))
-    return f"{memo[1]}{milli:03d}Z"
-
-
-# RFC 3339 date-time only (no ISO week dates, ordinals or missing zones), within a range
-# every part of the service can compute with: from the Unix epoch to the end of year 9999.
-_RFC3339 = re.compile(r"^([0-9]{4})-([0-9]{2})-([0-9]{2})[Tt]([0-9]{2}):([0-9]{2}):([0-9]{2})(\.[0-9]{1,9})?"
-                      r"(?:([Zz])|([+-])([0-9]{2}):([0-9]{2}))\Z")
-TIME_MIN_MS = 0
-TIME_MAX_MS = (datetime(9999, 12, 31, 23, 59, 59, 999000, tzinfo=timezone.utc) - _EPOCH) // timedelta(milliseconds=1)
-TIME_RANGE_TEXT = "1970-01-01T00:00:00Z to 9999-12-31T23:59:59.999Z"
-
-
-def parse_time_ms(text: str, name: str) -> int:
-    """RFC 3339 text with a zone → epoch milliseconds (fractions below 1 ms dropped)."""
-    match = _RFC3339.match(text) if len(text) <= 40 else None
-    if not match:
-        raise InvalidRequest(f"{name} must be an RFC 3339 time with a zone, e.g. 2026-01-31T12:00:00Z",
-                             field=name)
-    y, mo, d, h, mi, sec, frac, z, sign, oh, om = match.groups()
-    try:
-        offset = timedelta(0) if z else (1 if sign == "+" else -1) * timedelta(hours=int(oh), minutes=int(om))
-        local = datetime(int(y), int(mo), int(d), int(h), int(mi), int(sec), int((frac or ".0")[1:7].ljust(6, "0")),
-                         tzinfo=timezone(offset))
-    except ValueError:  # day 31 of a 30-day month, hour 24, offset hours past 23, second 60 …
-        raise InvalidRequest(f"{name} is not a real moment", field=name) from None
-    ms = (local - _EPOCH) // timedelta(milliseconds=1)  # timedelta arithmetic: no overflow at the ends
-    if not TIME_MIN_MS <= ms <= TIME_MAX_MS:
-        raise InvalidRequest(f"{name} must be within {TIME_RANGE_TEXT}", field=name)
-    return ms
-
-
 _CURSOR_TEXT = re.compile(r"^[A-Za-z0-9_-]{1,32}\Z")
 _CURSOR_ID = re.compile(r"^[1-9][0-9]{0,18}\Z")
 
@@ -117,6 +71,17 @@ def _cursor_id(raw: str) -> int | None:
 
 
 _UNPARSED = object()
+
+
+def validated(model: type[BaseModel], data: Any, what: str = "request body") -> Any:
+    """`data` as `model`, or 400 naming (up to 20 of) its invalid fields."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        problems = [{"field": ".".join(str(p) for p in e["loc"]) or "body", "problem": e["msg"]}
+                    for e in exc.errors(include_url=False, include_context=False, include_input=False)[:20]]
+        raise InvalidRequest(f"{what} is invalid: " + "; ".join(
+            f"{p['field']}: {p['problem']}" for p in problems[:3]), errors=problems) from None
 
 
 @tornado.web.stream_request_body
@@ -158,6 +123,10 @@ class ApiHandler(tornado.web.RequestHandler):
     async def _refuse(self, *args: Any, **kwargs: Any) -> None:
         raise self._refusal
 
+    def body_limit_bytes(self) -> int:
+        """The largest body this route takes (MAX_BODY_BYTES; the CSV imports take more)."""
+        return self.runtime.config.max_body_bytes
+
     def _declared_bytes(self) -> int | None:
         """The body size the request declares (0 without Content-Length), None if unreadable."""
         declared = self.request.headers.get("Content-Length", "0")
@@ -178,7 +147,7 @@ class ApiHandler(tornado.web.RequestHandler):
         self.principal = await self.web.auth.principal(self._presented_key())
         if self.principal is None:
             raise ApiError("unauthenticated", "a valid API key is required (X-API-Key or Authorization: Bearer)")
-        if (self._declared_bytes() or 0) > self.runtime.config.max_body_bytes:
+        if (self._declared_bytes() or 0) > self.body_limit_bytes():
             raise self._too_large()
         wait_s = self.web.buckets.take(self.principal.key_id)
         if wait_s:
@@ -224,14 +193,14 @@ class ApiHandler(tornado.web.RequestHandler):
     def data_received(self, chunk: bytes) -> None:
         self._body_bytes += len(chunk)
         # Kept only for an admitted request and within the limit; otherwise counted and dropped.
-        if self._refusal is None and self._body_bytes <= self.runtime.config.max_body_bytes:
+        if self._refusal is None and self._body_bytes <= self.body_limit_bytes():
             self._chunks.append(chunk)
 
     def _too_large(self) -> ApiError:
-        return ApiError("body_too_large", "request body too large", max_bytes=self.runtime.config.max_body_bytes)
+        return ApiError("body_too_large", "request body too large", max_bytes=self.body_limit_bytes())
 
     def _parse_json_body(self) -> Any:
-        if self._body_bytes > self.runtime.config.max_body_bytes:
+        if self._body_bytes > self.body_limit_bytes():
             raise self._too_large()
         raw = b"".join(self._chunks) or b"{}"
         try:
@@ -253,13 +222,7 @@ class ApiHandler(tornado.web.RequestHandler):
         data = self.json_body()
         if not isinstance(data, dict):
             raise InvalidRequest("request body must be a JSON object")
-        try:
-            return model.model_validate(data)
-        except ValidationError as exc:
-            problems = [{"field": ".".join(str(p) for p in e["loc"]) or "body", "problem": e["msg"]}
-                        for e in exc.errors(include_url=False, include_context=False, include_input=False)[:20]]
-            raise InvalidRequest("request body is invalid: " + "; ".join(
-                f"{p['field']}: {p['problem']}" for p in problems[:3]), errors=problems) from None
+        return validated(model, data)
 
     def query_text(self, name: str) -> str | None:
         """A query parameter exactly as sent (Tornado's own accessor trims spaces and turns

@@ -14,7 +14,7 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 
 from ..ledger.json_text import canonical_json
 from ..ledger.money import MAX_AMOUNT_MINOR, MAX_SCALE
-from ..ledger.transfers import MAX_METADATA_BYTES
+from ..ledger.transfers import MAX_DESCRIPTION_CHARS, MAX_METADATA_BYTES
 
 
 def _amount_value(value: Any) -> Any:
@@ -40,6 +40,8 @@ def _within_json_bytes(value: dict) -> dict:
 FreeJson = Annotated[dict[str, Any], AfterValidator(_within_json_bytes),
                      Field(description=f"free-form JSON object, at most {MAX_METADATA_BYTES} bytes")]
 Metadata = FreeJson
+Description = Annotated[str, StringConstraints(min_length=1, max_length=MAX_DESCRIPTION_CHARS),
+                        Field(description="free text shown in movements", examples=["Gemini API call"])]
 Timestamp = Annotated[str, Field(description="RFC 3339 UTC time", examples=["2026-01-01T00:00:00.000Z"])]
 Decimal_ = Annotated[str, Field(description="decimal string", examples=["99.75"])]
 
@@ -67,6 +69,11 @@ class ErrorOut(Out):
 class BrandIn(In):
     code: Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")]
     name: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    time_zone: Annotated[str, StringConstraints(min_length=1, max_length=64), Field(
+        description="IANA time zone the rules read weekdays, hours, birthdays and bonus periods in",
+        examples=["Europe/Paris"])] = "UTC"
+    points_expiry_days: Optional[Annotated[int, Field(ge=1, le=36500)]] = Field(
+        None, description="POINTS earned expire after this many days (FIFO lots; expiry lowers status points)")
 
 
 class AssetIn(In):
@@ -88,6 +95,7 @@ class BrandOut(Out):
     id: int
     code: str
     name: str
+    time_zone: str
     created_at: Timestamp
     assets: list[AssetOut]
 
@@ -162,6 +170,7 @@ class MovementOut(Out):
     counterparty: str
     balance_after: Decimal_
     metadata: dict[str, Any]
+    description: Optional[str]
     created_at: Timestamp
 
 
@@ -172,6 +181,7 @@ class _MoveIn(In):
     asset: AssetCode
     amount: Amount
     metadata: Metadata = Field(default_factory=dict)
+    description: Optional[Description] = None
     pending: bool = False
     timeout_s: Optional[Annotated[int, Field(ge=1, le=365 * 86400)]] = None
 
@@ -216,6 +226,7 @@ class TransferOut(Out):
     pending_id: Optional[str]
     timeout_at: Optional[Timestamp]
     metadata: dict[str, Any]
+    description: Optional[str]
     created_at: Timestamp
 
 

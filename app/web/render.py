@@ -22,7 +22,7 @@ def transfer(view: TransferView) -> dict:
         "debit_account": {"kind": view.debit[0], "owner": view.debit[1]},
         "credit_account": {"kind": view.credit[0], "owner": view.credit[1]},
         "pending_id": str(r.pending_id) if r.pending_id else None,
-        "timeout_at": rfc3339(r.timeout_at_ms), "metadata": r.metadata,
+        "timeout_at": rfc3339(r.timeout_at_ms), "metadata": r.metadata, "description": r.description,
         "created_at": rfc3339(r.created_at_ms),
     }
 
@@ -52,7 +52,8 @@ def movement(row: sqlite3.Row) -> dict:
             "amount": format_amount(sign * row["amount"], row["scale"]), "kind": row["kind"],
             "code": row["code"], "counterparty": f"{row['other_kind']}:{row['other_owner']}",
             "balance_after": format_amount(row["balance_after"], row["scale"]),
-            "metadata": json.loads(row["metadata"]), "created_at": rfc3339(row["created_at_ms"])}
+            "metadata": json.loads(row["metadata"]), "description": row["description"],
+            "created_at": rfc3339(row["created_at_ms"])}
 
 
 def asset(a) -> dict:

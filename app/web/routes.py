@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from . import api_admin, api_customers, api_rewards, api_transfers, ops
+from . import api_admin, api_customers, api_events, api_imports, api_loyalty, api_rewards, api_transfers, ops
 from .static import SWAGGER_UI_DIR, DocsStaticHandler
 
 API = [
@@ -32,10 +32,24 @@ API = [
     ("/v1/transfers/{transfer_id}", api_transfers.TransferHandler),
     ("/v1/transfers/{transfer_id}/post", api_transfers.PostHandler),
     ("/v1/transfers/{transfer_id}/void", api_transfers.VoidHandler),
+    ("/v1/event-types", api_loyalty.EventTypesHandler),
+    ("/v1/rules", api_loyalty.RulesHandler),
+    ("/v1/rules/ui-catalog", api_loyalty.UiCatalogHandler),
+    ("/v1/rules/{code}", api_loyalty.RuleHandler),
+    ("/v1/tiers", api_loyalty.TiersHandler),
+    ("/v1/customers/{customer_id}/loyalty", api_loyalty.LoyaltyHandler),
+    ("/v1/bonus-definitions", api_loyalty.BonusDefinitionsHandler),
+    ("/v1/bonus-awards", api_loyalty.BonusAwardsHandler),
+    ("/v1/events", api_events.EventsHandler),
+    ("/v1/events/batch", api_events.EventBatchHandler),
+    ("/v1/events/{event_id}", api_events.EventHandler),
+    ("/v1/customers/{customer_id}/events", api_events.CustomerEventsHandler),
     ("/v1/rewards", api_rewards.RewardsHandler),
     ("/v1/customers/{customer_id}/rewards", api_rewards.CustomerRewardsHandler),
     ("/v1/customers/{customer_id}/rewards/{reward_id}/use", api_rewards.UseRewardHandler),
     ("/v1/customers/{customer_id}/rewards/{reward_id}/cancel", api_rewards.CancelRewardHandler),
+    ("/v1/imports/customers", api_imports.CustomersImportHandler),
+    ("/v1/imports/events", api_imports.EventsImportHandler),
 ]
 
 STATIC = [

@@ -12,38 +12,69 @@ def setup_brand_b(admin):
     admin.post("/v1/customers/bob@b.example/credit", json={"asset": "CREDITS", "amount": "50.00"}, **b)
     pending = admin.post("/v1/transfers", json={"from_customer": "bob@b.example", "to_customer": "pat@b.example",
                                                 "asset": "CREDITS", "amount": "5.00", "pending": True}, **b).json()
+    assert admin.post("/v1/rules", json={"code": "bee_rule", "name": "B's", "event_type": "SIGNUP", "actions": [
+        {"type": "credit", "asset": "POINTS", "amount": "10"}]}, **b).status_code == 201
+    assert admin.post("/v1/events", json={"event_id": "bee-ev-1", "event_type": "SIGNUP",
+                                          "customer_id": "bob@b.example"}, **b).status_code == 201
+    assert admin.post("/v1/rewards", json={"code": "BEE_MUG", "name": "Mug", "cost_asset": "POINTS",
+                                           "cost_amount": "5"}, **b).status_code == 201
+    issued = admin.post("/v1/customers/bob@b.example/rewards", json={"reward": "BEE_MUG"}, **b)
+    assert issued.status_code == 201, issued.text
     return pending["transfer_id"]
+
+
+# Every brand route, and what brand A's key gets when it names brand B's resources.
+CALLS = {
+    ("/v1/brands", "get"): 403, ("/v1/brands", "post"): 403, ("/v1/api-keys", "get"): 403,
+    ("/v1/api-keys", "post"): 403, ("/v1/api-keys/{key_id}", "delete"): 403,
+    ("/v1/customers/{customer_id}", "get"): 404,
+    ("/v1/customers/{customer_id}/balances", "get"): 404,
+    ("/v1/customers/{customer_id}/movements", "get"): 404,
+    ("/v1/customers/{customer_id}/debit", "post"): 404,
+    ("/v1/transfers/{transfer_id}", "get"): 404,
+    ("/v1/transfers/{transfer_id}/post", "post"): 404,
+    ("/v1/transfers/{transfer_id}/void", "post"): 404,
+    ("/v1/transfers", "post"): 404, ("/v1/transfers/batch", "post"): 422,
+    ("/v1/rules/{code}", "get"): 404, ("/v1/rules/{code}", "patch"): 404, ("/v1/rules/{code}", "delete"): 404,
+    ("/v1/customers/{customer_id}/loyalty", "get"): 404,
+    ("/v1/events/{event_id}", "get"): 404,
+    ("/v1/customers/{customer_id}/events", "get"): 404,
+    ("/v1/customers/{customer_id}/rewards", "get"): 404, ("/v1/customers/{customer_id}/rewards", "post"): 404,
+    ("/v1/customers/{customer_id}/rewards/{reward_id}/use", "post"): 404,
+    ("/v1/customers/{customer_id}/rewards/{reward_id}/cancel", "post"): 404,
+}
+# Routes that only ever act on the caller's own brand (lists, creations, upserts).
+OWN_BRAND_ONLY = {
+    ("/v1/assets", "get"), ("/v1/assets", "post"), ("/v1/customers", "get"),
+    ("/v1/customers/{customer_id}", "put"), ("/v1/customers/{customer_id}/credit", "post"),
+    ("/v1/event-types", "get"), ("/v1/event-types", "post"), ("/v1/rules", "get"), ("/v1/rules", "post"),
+    ("/v1/rules/ui-catalog", "get"), ("/v1/tiers", "get"), ("/v1/tiers", "post"),
+    ("/v1/bonus-definitions", "get"), ("/v1/bonus-definitions", "post"), ("/v1/bonus-awards", "get"),
+    ("/v1/events", "post"), ("/v1/events/batch", "post"), ("/v1/rewards", "get"), ("/v1/rewards", "post"),
+}
 
 
 def test_every_route_isolates_brands(live, admin, shop):
     tid = setup_brand_b(admin)
+    issued_id = admin.get("/v1/customers/bob@b.example/rewards", brand="bee").json()["data"][0]["id"]
     before = admin.get("/v1/customers/bob@b.example/balances", brand="bee").json()
     bob = "bob@b.example"
-    calls = {
-        ("/v1/brands", "get"): 403, ("/v1/brands", "post"): 403, ("/v1/api-keys", "get"): 403,
-        ("/v1/api-keys", "post"): 403, ("/v1/api-keys/{key_id}", "delete"): 403,
-        ("/v1/customers/{customer_id}", "get"): 404,
-        ("/v1/customers/{customer_id}/balances", "get"): 404,
-        ("/v1/customers/{customer_id}/movements", "get"): 404,
-        ("/v1/customers/{customer_id}/debit", "post"): 404,
-        ("/v1/transfers/{transfer_id}", "get"): 404,
-        ("/v1/transfers/{transfer_id}/post", "post"): 404,
-        ("/v1/transfers/{transfer_id}/void", "post"): 404,
-        ("/v1/transfers", "post"): 404, ("/v1/transfers/batch", "post"): 422,
-    }
+    calls = CALLS
     bodies = {"/v1/customers/{customer_id}/debit": {"asset": "CREDITS", "amount": "1.00"},
               "/v1/transfers": {"from_customer": bob, "to_customer": "pat@b.example", "asset": "CREDITS",
                                 "amount": "1.00"},
               "/v1/transfers/batch": {"atomic": True, "transfers": [
                   {"from_customer": bob, "to_customer": "pat@b.example", "asset": "CREDITS", "amount": "1.00"}]},
-              "/v1/brands": {"code": "x", "name": "x"}, "/v1/api-keys": {"role": "admin"}}
+              "/v1/brands": {"code": "x", "name": "x"}, "/v1/api-keys": {"role": "admin"},
+              "/v1/customers/{customer_id}/rewards": {"reward": "BEE_MUG"}}
     walked = set()
     for template, handler in API:
         for method, op in handler.OPS.items():
             if op.access == "public" or (template, method) not in calls:
                 continue
-            path = template.format(customer_id=bob, transfer_id=tid, key_id=1)
-            kw = {"json": bodies.get(template, {})} if method in ("post", "put") else {}
+            path = template.format(customer_id=bob, transfer_id=tid, key_id=1, code="bee_rule", event_id="bee-ev-1",
+                                   reward_id=issued_id)
+            kw = {"json": bodies.get(template, {})} if method in ("post", "put", "patch") else {}
             r = shop.request(method.upper(), path, **kw)
             assert r.status_code == calls[(template, method)], (template, method, r.text)
             assert "bob" not in r.text.replace(bob, "") or r.status_code == 422
@@ -55,12 +86,10 @@ def test_every_route_isolates_brands(live, admin, shop):
     assert admin.get(f"/v1/customers/{bob}", brand="bee").json()["name"] == "Bob"
     assert admin.get("/v1/customers/bob@b.example/balances", brand="bee").json() == before
     assert admin.get(f"/v1/transfers/{tid}", brand="bee").json()["status"] == "pending"
+    assert admin.get("/v1/rules/bee_rule", brand="bee").json()["version"] == 1
+    assert shop.get("/v1/bonus-awards", params={"customer_id": bob}).json()["data"] == []
 
 
 def test_every_brand_route_is_covered_by_the_walk():
     brand_routes = {(t, m) for t, h in API for m, op in h.OPS.items() if op.access != "public"}
-    # Routes that only ever act on the caller's own brand (lists, creations, upserts).
-    own_brand_only = {("/v1/assets", "get"), ("/v1/assets", "post"), ("/v1/customers", "get"),
-                      ("/v1/customers/{customer_id}", "put"), ("/v1/customers/{customer_id}/credit", "post")}
-    walked = 14
-    assert len(brand_routes) == walked + len(own_brand_only)
+    assert brand_routes == set(CALLS) | OWN_BRAND_ONLY

@@ -1,0 +1,272 @@
+"""Event ingestion: the shell around the pure rules core (DESIGN §6a).
+
+One event is one writer command: read the brand's configuration (cached per connection,
+reloaded when its version moves) and the customer's snapshot, `engine.run` the rules,
+apply every effect (transfers, points, tags, status, bonus awards, issued rewards), run
+the internal tier events they raise (at most `MAX_TIER_DEPTH` deep), and store the event
+row with its answer: all in one transaction, so a refusal (422 insufficient funds, 400 a
+payload the rules cannot read) stores nothing and a corrected retry with the same
+`event_id` runs. The same `event_id` with the same body replays the stored answer; with
+another body it is 409. A dry run does all of it inside a savepoint it rolls back.
+
+A batch is one command: each event in its own savepoint, so a failing event rolls back
+alone and the rest commit together in the writer's one transaction.
+"""
+from __future__ import annotations
+
+import json
+import sqlite3
+from datetime import datetime, timezone
+from typing import Any, NamedTuple, Optional
+
+from ..clock import SystemClock
+from ..ledger.accounts import Account
+from ..ledger.assets import Asset
+from ..ledger.errors import IdempotencyConflict, InvalidAmount, InvalidRequest, LedgerError, LimitExceeded
+from ..ledger.money import format_amount
+from ..ledger.transfers import TransferSpec, insufficient_funds
+from ..rules import effects as fx
+from ..rules.engine import run
+from ..rules.facts import EventFacts, Facts
+from ..rules.problems import InvalidRule, Problem
+from ..rules.tiers import TIER_ASSET, LoyaltyPoints, loyalty_view, next_tier_event, points_after
+from ..store import balances as balance_store
+from ..store import events as event_store
+from ..store import rewards as reward_store
+from ..store.accounts import ensure_account, find_account
+from ..store.customers import customer_id_of, ensure_customer
+from ..store.readers import Readers
+from ..store.rules import BrandConfig, brand_config
+from ..store.sqlite import rollback_to
+from ..store.transfers import create_transfer
+from ..store.writer import Writer
+from ..times import rfc3339
+from .idempotency import differing_field, request_text
+from .ledger import check_customer_id
+
+MAX_EVENTS_PER_BATCH = 1000
+_TRANSFER_CODES = {"credit": "earn", "credit_rate": "cashback", "debit": "spend", "bonus": "bonus"}
+
+
+class EventIn(NamedTuple):
+    """An event as the API (or an import row) gives it, already checked for shape."""
+
+    event_id: str
+    event_type: str
+    customer_id: str
+    occurred_at_ms: Optional[int]
+    payload: dict
+    body: Any  # the request as sent: a replay must match it exactly
+
+
+class EventAnswer(NamedTuple):
+    status: int       # 201 processed, 200 replayed
+    body: dict
+    replayed: bool
+
+
+class _Ingest:
+    """One event's processing inside the writer's transaction."""
+
+    def __init__(self, conn: sqlite3.Connection, brand_id: int, event: EventIn, now_ms: int) -> None:
+        self.conn, self.brand_id, self.event, self.now_ms = conn, brand_id, event, now_ms
+        self.config: BrandConfig = brand_config(conn, brand_id)
+        self.customer_row = 0
+        self.executions: list[dict] = []
+
+    def run(self) -> dict:
+        ev, config = self.event, self.config
+        internal = config.event_types.get(ev.event_type)
+        if internal is None:
+            raise InvalidRequest("unknown event type: create it first (POST /v1/event-types)", field="event_type",
+                                 event_type=ev.event_type, known=sorted(t for t, i in config.event_types.items()
+                                                                        if not i))
+        if internal:
+            raise InvalidRequest("internal event types are raised by the service, never sent",
+                                 field="event_type", event_type=ev.event_type)
+        self.customer_row = ensure_customer(self.conn, self.brand_id, ev.customer_id, self.now_ms)
+        occurred_ms = self.now_ms if ev.occurred_at_ms is None else ev.occurred_at_ms
+        local = datetime.fromtimestamp(occurred_ms / 1000, tz=config.zone)
+        now = datetime.fromtimestamp(self.now_ms / 1000, tz=timezone.utc)
+        event_type, payload, depth = ev.event_type, ev.payload, 0
+        while True:
+            snapshot, points = event_store.customer_snapshot(self.conn, self.customer_row, config, local.date())
+            outcome = run(config.rules, Facts(EventFacts(event_type, local, payload), snapshot, local.date()),
+                          config.scales, now=now, bonuses=config.bonuses)
+            if outcome.problems:
+                raise _refusal(outcome.problems)
+            applied: list = []
+            for execution in outcome.executions:
+                shown = [self._apply(effect, execution.rule_version, applied) for effect in execution.effects]
+                self.executions.append({"rule": execution.rule_code, "version": execution.rule_version,
+                                        "event_type": event_type, "effects": [s for s in shown if s]})
+            after = points_after(points, applied, config.tiers)
+            event_store.save_points(self.conn, self.customer_row, after, occurred_ms, self.now_ms)
+            event_store.count_event(self.conn, self.customer_row, event_type)
+            step = next_tier_event(config.tiers, points.status_points, after.status_points, depth)
+            points = after
+            if step.problem:
+                raise _refusal([step.problem])
+            if step.event is None:
+                break
+            event_type, payload, depth = step.event.type, dict(step.event.payload), step.event.depth
+        return self._answer(occurred_ms, points)
+
+    # -- effects ------------------------------------------------------------------------------
+    def _apply(self, effect: fx.Effect, version: int, applied: list) -> Optional[dict]:
+        """Apply one effect; its description for the answer (None: nothing to show)."""
+        shown = fx.describe(effect, self.config.scales) if not isinstance(effect, fx.PayCommission) else None
+        if isinstance(effect, fx.AwardBonus):
+            definition_id = self.config.bonus_ids[effect.bonus]
+            if not event_store.take_bonus_budget(self.conn, definition_id):
+                return {**shown, "skipped": "max_awards reached"}
+            transfer = self._credit(effect, "bonus", version)
+            event_store.record_award(self.conn, self.brand_id, definition_id, self.customer_row, effect.period_key,
+                                     effect.amount_minor, self.config.assets[effect.asset].id, transfer,
+                                     self.event.event_id, self.now_ms)
+            shown["transfer_id"] = str(transfer)
+        elif isinstance(effect, fx.Credit):
+            shown["transfer_id"] = str(self._credit(effect, effect.action, version))
+        elif isinstance(effect, fx.Debit):
+            shown["transfer_id"] = str(self._debit(effect, version))
+        elif isinstance(effect, fx.IssueReward):
+            issued = reward_store.issue_reward(self.conn, self.brand_id, self.customer_row, effect.reward,
+                                               self.now_ms, charge=False, source="rule",
+                                               event_id=self.event.event_id)
+            shown["customer_reward"] = issued
+        elif isinstance(effect, (fx.AddTag, fx.RemoveTag)):
+            adding = isinstance(effect, fx.AddTag)
+            event_store.change_tags(self.conn, self.customer_row, [effect.tag] if adding else [],
+                                    [] if adding else [effect.tag], self.now_ms)
+        elif isinstance(effect, fx.SetStatus):
+            event_store.set_status(self.conn, self.customer_row, effect.status, self.now_ms)
+        elif isinstance(effect, fx.PayCommission):
+            return None  # the referral network pays commissions (no ambassador: no effect)
+        applied.append(effect)
+        return shown
+
+    def _metadata(self, rule_code: str, version: int) -> dict:
+        return {"event_id": self.event.event_id, "rule": rule_code, "rule_version": version}
+
+    def _credit(self, effect: Any, action: str, version: int) -> int:
+        asset = self.config.assets[effect.asset]
+        to = ensure_account(self.conn, asset, "customer", self.event.customer_id, self.now_ms, self.customer_row)
+        issuance = ensure_account(self.conn, asset, "system", "issuance", self.now_ms)
+        code = "earn" if action == "credit_rate" and asset.code == TIER_ASSET else _TRANSFER_CODES[action]
+        return self._transfer(asset, issuance, to, effect.amount_minor, code, effect.rule_code, version)
+
+    def _debit(self, effect: fx.Debit, version: int) -> int:
+        asset = self.config.assets[effect.asset]
+        source = find_account(self.conn, asset, "customer", self.event.customer_id)
+        if source is None:
+            raise insufficient_funds(asset.code, asset.scale, 0, effect.amount_minor, self.event.customer_id)
+        revenue = ensure_account(self.conn, asset, "system", "revenue", self.now_ms)
+        return self._transfer(asset, source, revenue, effect.amount_minor, "spend", effect.rule_code, version)
+
+    def _transfer(self, asset: Asset, dr: Account, cr: Account, amount: int, code: str, rule_code: str,
+                  version: int) -> int:
+        spec = TransferSpec(brand_id=self.brand_id, asset_id=asset.id, debit_account_id=dr.id,
+                            credit_account_id=cr.id, amount=amount, code=code,
+                            metadata=self._metadata(rule_code, version),
+                            description=self.config.rule_names.get(rule_code))
+        return create_transfer(self.conn, spec, self.now_ms).id
+
+    # -- the answer ---------------------------------------------------------------------------
+    def _answer(self, occurred_ms: int, points: LoyaltyPoints) -> dict:
+        ev = self.event
+        rows = balance_store.customer_balances(self.conn, self.brand_id, ev.customer_id) or []
+        return {"event_id": ev.event_id, "event_type": ev.event_type, "customer_id": ev.customer_id,
+                "occurred_at": rfc3339(occurred_ms), "status": "processed", "executions": self.executions,
+                "balances": [{"asset": code, **balance_fields(counters, scale)} for code, scale, counters in rows],
+                "loyalty": loyalty_json(self.config.tiers, points)}
+
+
+def balance_fields(counters, scale: int) -> dict:
+    return {"balance": format_amount(counters.balance, scale), "available": format_amount(counters.available, scale),
+            "pending": format_amount(counters.pending, scale)}
+
+
+def loyalty_json(tiers, points: LoyaltyPoints) -> dict:
+    """`loyalty` of an event's answer and of GET /v1/customers/{id}/loyalty."""
+    view = loyalty_view(tiers, points)
+    return {"tier": view.tier.code if view.tier else None, "status_points": view.status_points,
+            "lifetime_points": view.lifetime_points, "next_tier": view.next_tier.code if view.next_tier else None,
+            "points_to_next_tier": view.points_to_next_tier}
+
+
+def _refusal(problems: list[Problem] | tuple[Problem, ...]) -> LedgerError:
+    """The error an event's problems answer with: 422 for a limit, else 400 with every problem."""
+    listed = [p.as_json() for p in problems]
+    codes = {p.code for p in problems}
+    if LimitExceeded.code in codes:
+        return LimitExceeded(problems[0].message, problems=listed)
+    if InvalidAmount.code in codes:
+        return InvalidAmount(problems[0].message, problems=listed)
+    return InvalidRule.of(problems)
+
+
+def _process(conn: sqlite3.Connection, brand_id: int, event: EventIn, now_ms: int, dry_run: bool) -> EventAnswer:
+    found = event_store.find_event(conn, brand_id, event.event_id)
+    text = request_text(event.body)
+    if found is not None:
+        if found["request"] != text:
+            raise IdempotencyConflict("event_id was used with a different event", field=differing_field(
+                found["request"], event.body), event_id=event.event_id)
+        return EventAnswer(200, json.loads(found["response"]), True)
+    if dry_run:
+        conn.execute("SAVEPOINT dry_run")
+        try:
+            body = _Ingest(conn, brand_id, event, now_ms).run()
+        finally:
+            rollback_to(conn, "dry_run")
+        return EventAnswer(200, {**body, "status": "dry_run"}, False)
+    ingest = _Ingest(conn, brand_id, event, now_ms)
+    body = ingest.run()
+    event_store.insert_event(conn, brand_id, event.event_id, event.event_type, ingest.customer_row,
+                             event.occurred_at_ms if event.occurred_at_ms is not None else now_ms, text, body, now_ms)
+    return EventAnswer(201, body, False)
+
+
+class EventService:
+    def __init__(self, writer: Writer, readers: Readers, clock=None) -> None:
+        self.writer, self.readers, self.clock = writer, readers, clock or SystemClock()
+
+    async def ingest(self, brand_id: int, event: EventIn, *, dry_run: bool = False) -> EventAnswer:
+        check_customer_id(event.customer_id)
+        now_ms = self.clock.now_ms()
+        return await self.writer.submit(lambda conn: _process(conn, brand_id, event, now_ms, dry_run))
+
+    async def ingest_batch(self, brand_id: int, events: list[EventIn | LedgerError]) -> list[EventAnswer | LedgerError]:
+        """Each event in its own savepoint: per-item answers or errors, one transaction."""
+        if len(events) > MAX_EVENTS_PER_BATCH:
+            raise LimitExceeded(f"a batch holds at most {MAX_EVENTS_PER_BATCH} events",
+                                max_events=MAX_EVENTS_PER_BATCH)
+        now_ms = self.clock.now_ms()
+
+        def command(conn: sqlite3.Connection) -> list:
+            out: list = []
+            for event in events:
+                if isinstance(event, LedgerError):
+                    out.append(event)
+                    continue
+                conn.execute("SAVEPOINT batch_event")
+                try:
+                    check_customer_id(event.customer_id)
+                    out.append(_process(conn, brand_id, event, now_ms, False))
+                    conn.execute("RELEASE batch_event")
+                except LedgerError as exc:
+                    rollback_to(conn, "batch_event")
+                    out.append(exc)
+            return out
+        return await self.writer.submit(command)
+
+    async def get(self, brand_id: int, event_id: str) -> dict:
+        return self.readers.read_now(lambda c: event_store.get_event(c, brand_id, event_id))
+
+    async def customer_events(self, brand_id: int, customer: str, before_id: int, limit: int) -> list:
+        check_customer_id(customer)
+
+        def query(conn: sqlite3.Connection) -> list:
+            row = customer_id_of(conn, brand_id, customer)
+            return event_store.list_customer_events(conn, brand_id, row, before_id, limit)
+        return await self.readers.read(query)
