@@ -323,3 +323,25 @@ def test_customer_events_list_newest_first(shop):
     rest = shop.get("/v1/customers/alice/events", params={"limit": 2, "cursor": page["next_cursor"]}).json()
     assert [e["event_id"] for e in rest["data"]] == ["l-0"] and rest["next_cursor"] is None
     assert shop.get("/v1/customers/nobody/events").status_code == 404
+
+
+def test_readme_seed_004_quick_start(shop):
+    """The README's curl example, call by call (a JSON number amount, as seed 004 sends it)."""
+    rule(shop, "points", actions=[{"type": "credit_rate", "asset": "POINTS", "of": "payload.amount", "rate_bps": 10000}])
+    r = shop.post("/v1/events", json={"event_id": "purchase_001", "event_type": "PURCHASE", "customer_id": "p-1",
+                                      "payload": {"amount": 120}})
+    assert r.status_code == 201, r.text
+    assert {b["asset"]: b["balance"] for b in shop.get("/v1/customers/p-1/balances").json()["balances"]} == {
+        "POINTS": "120", "USD": "6.00"}
+    assert shop.post("/v1/tiers", json={"code": "gold", "name": "Gold", "min_status_points": 100}).status_code == 201
+    assert shop.post("/v1/bonus-definitions", json={"code": "BDAY", "name": "Birthday", "period": "year"}
+                     ).status_code == 201
+    rule(shop, "birthday", "BIRTHDAY", conditions={"fact": "customer.birthday_today", "op": "eq", "value": True},
+         actions=[{"type": "bonus", "bonus": "BDAY", "asset": "POINTS", "amount": "250"}])
+    rule(shop, "first", conditions={"fact": "customer.events.PURCHASE", "op": "eq", "value": 0},
+         actions=[{"type": "credit", "asset": "POINTS", "amount": "500"}])
+    assert shop.get("/v1/customers/p-1/loyalty").json()["tier"] == "gold"
+    what_if = shop.post("/v1/events?dry_run=true", json={"event_id": "what-if", "event_type": "PURCHASE",
+                                                          "customer_id": "p-2", "payload": {"amount": "80.00"}})
+    assert what_if.status_code == 200
+    assert {b["asset"]: b["balance"] for b in what_if.json()["balances"]} == {"POINTS": "580", "USD": "4.00"}
