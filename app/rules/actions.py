@@ -375,12 +375,14 @@ def _problems(exc: ValidationError, path: str) -> list[Problem]:
 
 def plan(actions: Any, facts: Facts, assets: Mapping[str, int], *,
          bonuses: Optional[Mapping[str, BonusDefinition]] = None, rule_code: str = "",
-         path: str = "actions") -> Planned:
+         path: str = "actions", parsed: Optional[ParsedActions] = None) -> Planned:
     """The effects of a rule's actions on these facts, in the actions' order; or every
     problem (an invalid action, a bonus with no definition, a source amount that is
-    missing or not exact). No I/O: the shell applies the effects."""
+    missing or not exact). No I/O: the shell applies the effects. `parsed`, when given, is
+    `parse_actions` of the same actions, assets and bonuses, done once before."""
     bonuses = bonuses or {}
-    parsed = parse_actions(actions, assets, bonuses=bonuses, path=path)
+    if parsed is None:
+        parsed = parse_actions(actions, assets, bonuses=bonuses, path=path)
     if parsed.problems:
         return Planned((), parsed.problems)
     ctx = PlanContext(facts, assets, bonuses, rule_code)

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import operator
 import re
+from functools import lru_cache
 from decimal import Decimal
 from typing import Any, Callable, Mapping, NamedTuple, Optional, Union
 
@@ -86,9 +87,16 @@ def as_number(value: Any) -> Decimal | None:
         return Decimal(value)
     if isinstance(value, Decimal):
         return value if value.is_finite() else None
-    if isinstance(value, str) and _DECIMAL_TEXT.match(value):
-        return Decimal(value)
+    if isinstance(value, str):
+        return _text_number(value)
     return None
+
+
+@lru_cache(maxsize=4096)
+def _text_number(text: str) -> Decimal | None:
+    """A decimal string's number (events of a brand repeat a few amounts and many rules
+    compare the same one: converted once, not once per rule)."""
+    return Decimal(text) if len(text) <= 82 and _DECIMAL_TEXT.match(text) else None
 
 
 def _equals(value: Any, literal: Operand) -> bool:

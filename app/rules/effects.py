@@ -19,7 +19,7 @@ Decisions where DESIGN §6a is silent:
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import date
 from typing import Any, ClassVar, Mapping, Optional, Union
 
@@ -137,14 +137,13 @@ def period_key(period: str, day: date) -> str:
 def describe(effect: Effect, scales: Mapping[str, int]) -> dict[str, Any]:
     """An effect as the API shows it: `type` first, amounts as decimal strings of the asset,
     without `rule_code` (the execution it sits in names the rule)."""
-    fields = asdict(effect)
-    fields.pop("rule_code", None)
     shown: dict[str, Any] = {"type": effect.type}
-    for name, value in fields.items():
+    for name in effect.__slots__:  # the fields, in order (effects hold plain values: no deep copy)
+        value = getattr(effect, name)
         if name == "amount_minor":
             shown["amount"] = format_amount(value, scales[effect.asset])  # type: ignore[union-attr]
         elif name == "source_minor":
-            shown["source_amount"] = format_amount(value, fields["source_scale"])
-        elif name != "source_scale":
+            shown["source_amount"] = format_amount(value, effect.source_scale)  # type: ignore[union-attr]
+        elif name not in ("source_scale", "rule_code"):
             shown[name] = value
     return shown

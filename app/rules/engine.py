@@ -24,12 +24,12 @@ Selection and order (DESIGN §6a, and decisions where it is silent):
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Iterable, Mapping, NamedTuple, Optional
 
-from .actions import BonusDefinition, plan
-from .conditions import evaluate, parse_conditions
+from .actions import BonusDefinition, ParsedActions, parse_actions, plan
+from .conditions import Parsed, evaluate, parse_conditions
 from .effects import AwardBonus, Effect
 from .facts import Facts, freeze
 from .problems import Problem
@@ -47,10 +47,28 @@ class Rule:
     starts_at: Optional[datetime] = None   # aware
     ends_at: Optional[datetime] = None     # aware, excluded
     stop_after: bool = False
+    # Parsed once per rule value (rules are loaded once per brand configuration): the
+    # condition tree, and the actions per (assets, bonuses) mapping they were checked against.
+    _memo: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "conditions", freeze(self.conditions))
         object.__setattr__(self, "actions", freeze(self.actions))
+
+    def parsed_conditions(self) -> Parsed:
+        found = self._memo.get("conditions")
+        if found is None:
+            found = self._memo["conditions"] = parse_conditions(self.conditions, f"rules[{self.code}].conditions")
+        return found
+
+    def parsed_actions(self, assets: Mapping[str, int], bonuses: Optional[Mapping[str, BonusDefinition]]) -> ParsedActions:
+        """The actions parsed against these very mappings (kept while they are the same objects:
+        a shell passes the ones of one configuration, which it never changes)."""
+        found = self._memo.get("actions")
+        if found is None or found[0] is not assets or found[1] is not bonuses:
+            parsed = parse_actions(self.actions, assets, bonuses=bonuses or {}, path=f"rules[{self.code}].actions")
+            found = self._memo["actions"] = (assets, bonuses, parsed)
+        return found[2]
 
 
 class Execution(NamedTuple):
@@ -87,14 +105,14 @@ def run(rules: Iterable[Rule], facts: Facts, assets: Mapping[str, int], *, now: 
     awarded = set(facts.customer.bonuses_awarded)
     for rule in applicable(rules, facts.event.type, now):
         where = f"rules[{rule.code}]"
-        parsed = parse_conditions(rule.conditions, f"{where}.conditions")
+        parsed = rule.parsed_conditions()
         if parsed.problems:
             problems.extend(parsed.problems)
             continue
         if not evaluate(parsed.condition, facts):
             continue
         planned = plan(rule.actions, facts, assets, bonuses=bonuses, rule_code=rule.code,
-                       path=f"{where}.actions")
+                       path=f"{where}.actions", parsed=rule.parsed_actions(assets, bonuses))
         problems.extend(planned.problems)
         effects = _first_awards(planned.effects, awarded)
         executions.append(Execution(rule.code, rule.version, effects))

@@ -73,6 +73,10 @@ class _Ingest:
         self.config: BrandConfig = brand_config(conn, brand_id)
         self.customer_row = 0
         self.executions: list[dict] = []
+        # Accounts as this event last wrote them, and their ids by (asset id, kind, owner):
+        # an event's effects often touch the same accounts (create_transfer keeps them current).
+        self.accounts: dict[int, Account] = {}
+        self.account_ids: dict[tuple[int, str, str], int] = {}
 
     def run(self) -> dict:
         ev, config = self.event, self.config
@@ -134,6 +138,7 @@ class _Ingest:
                                                self.now_ms, charge=False, source="rule",
                                                event_id=self.event.event_id)
             shown["customer_reward"] = issued
+            self.accounts.clear()  # a reward with a cost moves value outside this memo
         elif isinstance(effect, (fx.AddTag, fx.RemoveTag)):
             adding = isinstance(effect, fx.AddTag)
             event_store.change_tags(self.conn, self.customer_row, [effect.tag] if adding else [],
@@ -148,28 +153,42 @@ class _Ingest:
     def _metadata(self, rule_code: str, version: int) -> dict:
         return {"event_id": self.event.event_id, "rule": rule_code, "rule_version": version}
 
+    def _account(self, asset: Asset, kind: str, owner: str, create: bool = True) -> Optional[int]:
+        """The id of `owner`'s account of `asset`, created on first use when `create`."""
+        key = (asset.id, kind, owner)
+        found = self.account_ids.get(key)
+        if found is None:
+            account = (ensure_account(self.conn, asset, kind, owner, self.now_ms,
+                                      self.customer_row if kind == "customer" else None)
+                       if create else find_account(self.conn, asset, kind, owner))
+            if account is None:
+                return None
+            found = self.account_ids[key] = account.id
+            self.accounts.setdefault(found, account)  # current: read in this transaction
+        return found
+
     def _credit(self, effect: Any, action: str, version: int) -> int:
         asset = self.config.assets[effect.asset]
-        to = ensure_account(self.conn, asset, "customer", self.event.customer_id, self.now_ms, self.customer_row)
-        issuance = ensure_account(self.conn, asset, "system", "issuance", self.now_ms)
+        to = self._account(asset, "customer", self.event.customer_id)
+        issuance = self._account(asset, "system", "issuance")
         code = "earn" if action == "credit_rate" and asset.code == TIER_ASSET else _TRANSFER_CODES[action]
         return self._transfer(asset, issuance, to, effect.amount_minor, code, effect.rule_code, version)
 
     def _debit(self, effect: fx.Debit, version: int) -> int:
         asset = self.config.assets[effect.asset]
-        source = find_account(self.conn, asset, "customer", self.event.customer_id)
+        source = self._account(asset, "customer", self.event.customer_id, create=False)
         if source is None:
             raise insufficient_funds(asset.code, asset.scale, 0, effect.amount_minor, self.event.customer_id)
-        revenue = ensure_account(self.conn, asset, "system", "revenue", self.now_ms)
+        revenue = self._account(asset, "system", "revenue")
         return self._transfer(asset, source, revenue, effect.amount_minor, "spend", effect.rule_code, version)
 
-    def _transfer(self, asset: Asset, dr: Account, cr: Account, amount: int, code: str, rule_code: str,
+    def _transfer(self, asset: Asset, dr: int, cr: int, amount: int, code: str, rule_code: str,
                   version: int) -> int:
-        spec = TransferSpec(brand_id=self.brand_id, asset_id=asset.id, debit_account_id=dr.id,
-                            credit_account_id=cr.id, amount=amount, code=code,
+        spec = TransferSpec(brand_id=self.brand_id, asset_id=asset.id, debit_account_id=dr,
+                            credit_account_id=cr, amount=amount, code=code,
                             metadata=self._metadata(rule_code, version),
                             description=self.config.rule_names.get(rule_code))
-        return create_transfer(self.conn, spec, self.now_ms).id
+        return create_transfer(self.conn, spec, self.now_ms, self.accounts).id
 
     # -- the answer ---------------------------------------------------------------------------
     def _answer(self, occurred_ms: int, points: LoyaltyPoints) -> dict:
