@@ -33,7 +33,7 @@ from ..rules.tiers import TIER_ASSET, LoyaltyPoints, loyalty_view, next_tier_eve
 from ..store import balances as balance_store
 from ..store import events as event_store
 from ..store import rewards as reward_store
-from ..store.accounts import ensure_account, find_account
+from ..store.accounts import ensure_account, find_account, load_many
 from ..store.customers import customer_id_of, ensure_customer
 from ..store.readers import Readers
 from ..store.rules import BrandConfig, brand_config
@@ -45,7 +45,10 @@ from .idempotency import differing_field, request_text
 from .ledger import check_customer_id
 
 MAX_EVENTS_PER_BATCH = 1000
+MAX_KNOWN_ACCOUNTS = 100_000  # account ids remembered per connection (see LedgerConnection)
 _TRANSFER_CODES = {"credit": "earn", "credit_rate": "cashback", "debit": "spend", "bonus": "bonus"}
+# The system account on the other side of the customer's, per effect that moves value.
+_SYSTEM_SIDE = {fx.Credit: "issuance", fx.AwardBonus: "issuance", fx.Debit: "revenue"}
 
 
 class EventIn(NamedTuple):
@@ -100,6 +103,7 @@ class _Ingest:
             if outcome.problems:
                 raise _refusal(outcome.problems)
             applied: list = []
+            self._prefetch(outcome.effects)
             for execution in outcome.executions:
                 shown = [self._apply(effect, execution.rule_version, applied) for effect in execution.effects]
                 self.executions.append({"rule": execution.rule_code, "version": execution.rule_version,
@@ -153,6 +157,24 @@ class _Ingest:
     def _metadata(self, rule_code: str, version: int) -> dict:
         return {"event_id": self.event.event_id, "rule": rule_code, "rule_version": version}
 
+    def _prefetch(self, effects: tuple) -> None:
+        """Read, in one query, every account the effects move that this connection knows the
+        id of (a brand's issuance account, a returning customer's accounts)."""
+        known: dict = getattr(self.conn, "account_ids", {})
+        wanted = {}
+        for effect in effects:
+            side = _SYSTEM_SIDE.get(type(effect))
+            if side is not None:
+                asset_id = self.config.assets[effect.asset].id
+                for key in ((asset_id, "customer", self.event.customer_id), (asset_id, "system", side)):
+                    if key not in self.account_ids and key in known:
+                        wanted[key] = known[key]
+        if wanted:
+            loaded = load_many(self.conn, set(wanted.values()))
+            for key, account_id in wanted.items():
+                self.account_ids[key] = account_id
+                self.accounts.setdefault(account_id, loaded[account_id])
+
     def _account(self, asset: Asset, kind: str, owner: str, create: bool = True) -> Optional[int]:
         """The id of `owner`'s account of `asset`, created on first use when `create`."""
         key = (asset.id, kind, owner)
@@ -165,6 +187,11 @@ class _Ingest:
                 return None
             found = self.account_ids[key] = account.id
             self.accounts.setdefault(found, account)  # current: read in this transaction
+            known = getattr(self.conn, "account_ids", None)
+            if known is not None:
+                if len(known) > MAX_KNOWN_ACCOUNTS:
+                    known.clear()
+                known[key] = found
         return found
 
     def _credit(self, effect: Any, action: str, version: int) -> int:

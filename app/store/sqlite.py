@@ -55,13 +55,16 @@ class LedgerConnection(sqlite3.Connection):
         # brand id → its loyalty configuration (`rules.brand_config`), checked against the
         # brand's config_version; a rollback can undo a version, so it is forgotten too.
         self.loyalty_configs: dict = {}
+        # (asset id, kind, owner) → account id, for accounts this connection has seen.
+        self.account_ids: dict[tuple[int, str, str], int] = {}
 
     def forget_uncommitted(self) -> None:
         self.chain_tip = None
-        if self.assets or self.account_refs or self.loyalty_configs:
+        if self.assets or self.account_refs or self.loyalty_configs or self.account_ids:
             self.assets = {}
             self.account_refs = {}
             self.loyalty_configs = {}
+            self.account_ids = {}
 
 
 def begin(conn: sqlite3.Connection) -> None:
