@@ -1,13 +1,16 @@
-"""Command line: serve (default), migrate, verify, backup, restore, create-brand, create-key.
+"""Command line: serve (default), migrate, verify, backup, restore, create-brand, create-key, import.
 
 Every failure the operator can cause (a missing database or folder, a file that is not a
 backup, a bad setting) ends in one line on stderr and a non-zero exit code, never a
-traceback. `verify`, `backup` and `restore` report progress on large files.
+traceback. `verify`, `backup` and `restore` report progress on large files; `import` shows a
+progress bar (tqdm) on stderr and prints its report as JSON on stdout.
 """
 from __future__ import annotations
 
 import argparse
 import asyncio
+import io
+import json
 import logging
 import os
 import sqlite3
@@ -32,6 +35,9 @@ COMMANDS = {
     "restore": "verify FILE, then replace the database with it (stop the service first)",
     "create-brand": "create a brand with the default assets POINTS, CREDITS and USD",
     "create-key": "create an API key and print it once (only its SHA-256 is stored)",
+    "import": "import customers or events from a CSV file with a header row into a brand, each row through"
+              " the same checks and services as the API (README, Imports); print the report as JSON; exit 1"
+              " when a row failed, 2 when nothing could be imported (no such brand or file, a bad header)",
 }
 
 
@@ -49,6 +55,10 @@ def _parser() -> argparse.ArgumentParser:
     ck.add_argument("--brand", help="the brand's code (brand and readonly keys)")
     ck.add_argument("--role", required=True, choices=("admin", "brand", "readonly"))
     ck.add_argument("--name", default="", help="a label for the key")
+    imp = parsers["import"]
+    imp.add_argument("kind", choices=("customers", "events"), help="what the rows are")
+    imp.add_argument("file", help="the CSV file (UTF-8, header row)")
+    imp.add_argument("--brand", required=True, help="the brand's code")
     return p
 
 
@@ -142,6 +152,52 @@ def _run(command: str, args: argparse.Namespace, config) -> int:
         key_id, key = _with_runtime(config, make_key)
         print(f"key {key_id} ({args.role}); shown once, store it now:\n{key}")
         return 0
+    if command == "import":
+        return _import(args, db, config)
+    return 2
+
+
+def _import(args: argparse.Namespace, db: DbSettings, config) -> int:
+    """Exit 0: every row imported (or already there); 1: some rows failed; 2: nothing could
+    be imported (no database, brand or file; not UTF-8; a bad header)."""
+    from tqdm import tqdm
+
+    from .imports import Importer, check_utf8_file
+    from .ledger.errors import LedgerError
+    from .services.customers import CustomerService
+    from .store.brands import brand_by_code
+    if not os.path.isfile(db.path):
+        return _usage_error(f"no database at {db.path} (DATABASE_PATH)")
+    try:
+        binary = open(args.file, "rb")
+    except OSError as exc:
+        return _usage_error(f"{exc.strerror or exc}: {args.file}")
+
+    async def run(rt):
+        brand_id = rt.readers.read_now(lambda c: brand_by_code(c, args.brand), single_statement=True)["id"]
+        check_utf8_file(binary)
+        service = CustomerService(rt.writer, rt.readers, rt.clock) if args.kind == "customers" else rt.events
+        with tqdm(total=os.fstat(binary.fileno()).st_size, unit="B", unit_scale=True, file=sys.stderr,
+                  desc=f"import {args.kind}") as bar:
+            def progress(report) -> None:
+                bar.update(binary.tell() - bar.n)  # bytes the CSV reader has taken from the file
+                bar.set_postfix(rows=report.rows, failed=report.failed, refresh=False)
+            text = io.TextIOWrapper(binary, encoding="utf-8-sig", newline="")
+            report = await Importer(args.kind, service, brand_id, progress).run(text)
+            bar.update(bar.total - bar.n)
+        return report
+    try:
+        report = _with_runtime(config, run)
+    except LedgerError as exc:  # no such brand, not UTF-8, a bad header: nothing was written
+        return _usage_error(f"{exc.code}: {exc.message} {json.dumps(exc.details) if exc.details else ''}".rstrip())
+    finally:
+        binary.close()
+    print(json.dumps(report.as_json(), indent=2))
+    return 1 if report.failed else 0
+
+
+def _usage_error(message: str) -> int:
+    print(f"error: {message}", file=sys.stderr)
     return 2
 
 

@@ -62,6 +62,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("WRITER_BATCH_MAX", "512", _int_in(1, 10_000), "Most commands the writer commits in one transaction (group commit)."),
     Setting("READER_POOL_SIZE", "4", _int_in(1, 64), "Read-only SQLite connections for queries."),
     Setting("MAX_BODY_BYTES", "1048576", _int_in(1024, 64 * 1024 * 1024), "Largest request body accepted; larger is 413."),
+    Setting("IMPORT_MAX_BYTES", "52428800", _int_in(1024, 1024 * 1024 * 1024), "Largest CSV body of POST /v1/imports/customers and /v1/imports/events (spooled to a temporary file past MAX_BODY_BYTES); larger is 413."),
     Setting("BATCH_MAX_TRANSFERS", "1000", _int_in(1, 10_000), "Most transfers in one POST /v1/transfers/batch."),
     Setting("RATE_LIMIT_PER_S", "1000", _int_in(0, 1_000_000), "Requests per second per API key (token bucket refill); 0 disables the limit."),
     Setting("RATE_LIMIT_BURST", "2000", _int_in(1, 10_000_000), "Token bucket size per API key."),
@@ -89,6 +90,7 @@ class Config:
     writer_batch_max: int
     reader_pool_size: int
     max_body_bytes: int
+    import_max_bytes: int
     batch_max_transfers: int
     rate_limit_per_s: int
     rate_limit_burst: int

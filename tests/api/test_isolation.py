@@ -51,6 +51,7 @@ OWN_BRAND_ONLY = {
     ("/v1/rules/ui-catalog", "get"), ("/v1/tiers", "get"), ("/v1/tiers", "post"),
     ("/v1/bonus-definitions", "get"), ("/v1/bonus-definitions", "post"), ("/v1/bonus-awards", "get"),
     ("/v1/events", "post"), ("/v1/events/batch", "post"), ("/v1/rewards", "get"), ("/v1/rewards", "post"),
+    ("/v1/imports/customers", "post"), ("/v1/imports/events", "post"),
 }
 
 
