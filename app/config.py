@@ -67,8 +67,13 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("RATE_LIMIT_PER_S", "1000", _int_in(0, 1_000_000), "Requests per second per API key (token bucket refill); 0 disables the limit."),
     Setting("RATE_LIMIT_BURST", "2000", _int_in(1, 10_000_000), "Token bucket size per API key."),
     Setting("IDEMPOTENCY_TTL_S", "86400", _int_in(60, 365 * 86400), "How long a stored Idempotency-Key response is replayed."),
-    Setting("SCHEDULER_INTERVAL_MS", "1000", _int_in(10, 3_600_000), "Tick of the background sweep (pending timeouts, lot expiry)."),
-    Setting("SCHEDULER_BATCH_MAX", "500", _int_in(1, 100_000), "Most items one sweep tick handles per job."),
+    Setting("SCHEDULER_INTERVAL_MS", "1000", _int_in(10, 3_600_000), "Tick of the scheduler (pending timeouts, lot and reward expiry, the idempotency purge, cron jobs)."),
+    Setting("SCHEDULER_BATCH_MAX", "500", _int_in(1, 100_000), "Most items one scheduler tick handles per built-in job (and most due cron jobs started per tick)."),
+    Setting("SCHEDULER_LEASE_S", "30", _int_in(2, 3600), "Lease of the process running the scheduler, renewed each tick; another process on the same file takes over this long after the holder stops renewing it."),
+    Setting("SCHEDULER_TICK_BUDGET_MS", "250", _int_in(10, 60_000), "Time one tick may spend running cron job chunks; the rest waits for the next tick."),
+    Setting("JOB_SCAN_MAX", "2000", _int_in(10, 100_000), "Customers one cron job chunk (one writer transaction) looks at."),
+    Setting("JOB_EVENTS_MAX", "50", _int_in(1, 10_000), "Events one cron job chunk (one writer transaction) raises at most."),
+    Setting("JOB_LATE_S", "60", _int_in(1, 86_400), "A job with catch_up \"skip\" runs an occurrence only if the scheduler reaches it within this many seconds."),
     Setting("HTTP_HEADER_TIMEOUT_S", "10", _int_in(1, 3600), "Seconds a connection may take to send a request's headers, and may stay idle between requests; then it is closed."),
     Setting("HTTP_BODY_TIMEOUT_S", "60", _int_in(1, 3600), "Seconds a client may take to send a whole request body; then the connection is closed."),
     Setting("HTTP_MAX_CONNECTIONS", "1000", _int_in(1, 1_000_000), "Open HTTP connections (idle keep-alive ones included) beyond which a new one gets 503 unavailable and is closed at once."),
@@ -97,6 +102,11 @@ class Config:
     idempotency_ttl_s: int
     scheduler_interval_ms: int
     scheduler_batch_max: int
+    scheduler_lease_s: int
+    scheduler_tick_budget_ms: int
+    job_scan_max: int
+    job_events_max: int
+    job_late_s: int
     http_header_timeout_s: int
     http_body_timeout_s: int
     http_max_connections: int

@@ -8,6 +8,7 @@ from __future__ import annotations
 from .clock import SystemClock
 from .config import Config
 from .services.events import EventService
+from .services.jobs import JobService
 from .services.ledger import LedgerService
 from .services.rewards import RewardService
 from .services.rules import RuleService
@@ -37,6 +38,9 @@ class Runtime:
         self.rewards = RewardService(self.ledger)
         self.events = EventService(self.writer, self.readers, self.clock)
         self.rules = RuleService(self.writer, self.readers, self.clock)
+        self.scheduler = None  # app.jobs.scheduler.Scheduler, started by `serve` (needs the event loop)
+        self.jobs = JobService(self.writer, self.readers, self.clock, scan_max=config.job_scan_max,
+                               events_max=config.job_events_max, late_ms=config.job_late_s * 1000)
 
     async def purge_idempotency(self) -> int:
         """Forget stored Idempotency-Key responses older than IDEMPOTENCY_TTL_S."""

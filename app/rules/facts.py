@@ -149,12 +149,16 @@ def _days_since(moment: datetime | None, facts: Facts) -> Any:
 
 
 def _birthday_today(facts: Facts) -> bool:
-    born, today = facts.customer.birthdate, facts.today
-    if born is None:
+    return is_anniversary(facts.customer.birthdate, facts.today)
+
+
+def is_anniversary(day: date | None, today: date) -> bool:
+    """`today` is the day's anniversary (a 29 February one: 28 February in other years)."""
+    if day is None:
         return False
-    if (born.month, born.day) == (2, 29) and not _is_leap(today.year):
+    if (day.month, day.day) == (2, 29) and not _is_leap(today.year):
         return (today.month, today.day) == (2, 28)
-    return (born.month, born.day) == (today.month, today.day)
+    return (day.month, day.day) == (today.month, today.day)
 
 
 def _is_leap(year: int) -> bool:

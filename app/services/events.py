@@ -29,7 +29,8 @@ from ..rules import effects as fx
 from ..rules.engine import run
 from ..rules.facts import EventFacts, Facts
 from ..rules.problems import InvalidRule, Problem
-from ..rules.tiers import TIER_ASSET, LoyaltyPoints, loyalty_view, next_tier_event, points_after
+from ..rules.tiers import (TIER_ASSET, TIER_DOWNGRADED, TIER_UPGRADED, LoyaltyPoints, loyalty_view, next_tier_event,
+                           points_after)
 from ..store import balances as balance_store
 from ..store import events as event_store
 from ..store import rewards as reward_store
@@ -71,8 +72,10 @@ class EventAnswer(NamedTuple):
 class _Ingest:
     """One event's processing inside the writer's transaction."""
 
-    def __init__(self, conn: sqlite3.Connection, brand_id: int, event: EventIn, now_ms: int) -> None:
+    def __init__(self, conn: sqlite3.Connection, brand_id: int, event: EventIn, now_ms: int,
+                 raised_by_job: bool = False) -> None:
         self.conn, self.brand_id, self.event, self.now_ms = conn, brand_id, event, now_ms
+        self.raised_by_job = raised_by_job
         self.config: BrandConfig = brand_config(conn, brand_id)
         self.customer_row = 0
         self.executions: list[dict] = []
@@ -88,9 +91,9 @@ class _Ingest:
             raise InvalidRequest("unknown event type: create it first (POST /v1/event-types)", field="event_type",
                                  event_type=ev.event_type, known=sorted(t for t, i in config.event_types.items()
                                                                         if not i))
-        if internal:
-            raise InvalidRequest("internal event types are raised by the service, never sent",
-                                 field="event_type", event_type=ev.event_type)
+        if internal and not (self.raised_by_job and ev.event_type not in (TIER_UPGRADED, TIER_DOWNGRADED)):
+            raise InvalidRequest("internal event types are raised by the service (its jobs and tier changes),"
+                                 " never sent", field="event_type", event_type=ev.event_type)
         self.customer_row = ensure_customer(self.conn, self.brand_id, ev.customer_id, self.now_ms)
         occurred_ms = self.now_ms if ev.occurred_at_ms is None else ev.occurred_at_ms
         local = datetime.fromtimestamp(occurred_ms / 1000, tz=config.zone)
@@ -251,7 +254,8 @@ def _refusal(problems: list[Problem] | tuple[Problem, ...]) -> LedgerError:
     return InvalidRule.of(problems)
 
 
-def _process(conn: sqlite3.Connection, brand_id: int, event: EventIn, now_ms: int, dry_run: bool) -> EventAnswer:
+def _process(conn: sqlite3.Connection, brand_id: int, event: EventIn, now_ms: int, dry_run: bool,
+             raised_by_job: bool = False) -> EventAnswer:
     found = event_store.find_event(conn, brand_id, event.event_id)
     text = request_text(event.body)
     if found is not None:
@@ -266,11 +270,32 @@ def _process(conn: sqlite3.Connection, brand_id: int, event: EventIn, now_ms: in
         finally:
             rollback_to(conn, "dry_run")
         return EventAnswer(200, {**body, "status": "dry_run"}, False)
-    ingest = _Ingest(conn, brand_id, event, now_ms)
+    ingest = _Ingest(conn, brand_id, event, now_ms, raised_by_job)
     body = ingest.run()
     event_store.insert_event(conn, brand_id, event.event_id, event.event_type, ingest.customer_row,
                              event.occurred_at_ms if event.occurred_at_ms is not None else now_ms, text, body, now_ms)
     return EventAnswer(201, body, False)
+
+
+def ingest_each(conn: sqlite3.Connection, brand_id: int, events: list[EventIn | LedgerError], now_ms: int,
+                raised_by_job: bool = False) -> list[EventAnswer | LedgerError]:
+    """Each event in its own savepoint, inside the caller's transaction: per-item answers or
+    errors (an item may already be its error). `raised_by_job`: the service's own jobs may
+    raise internal event types (never the tier events)."""
+    out: list = []
+    for event in events:
+        if isinstance(event, LedgerError):
+            out.append(event)
+            continue
+        conn.execute("SAVEPOINT batch_event")
+        try:
+            check_customer_id(event.customer_id)
+            out.append(_process(conn, brand_id, event, now_ms, False, raised_by_job))
+            conn.execute("RELEASE batch_event")
+        except LedgerError as exc:
+            rollback_to(conn, "batch_event")
+            out.append(exc)
+    return out
 
 
 class EventService:
@@ -288,23 +313,7 @@ class EventService:
             raise LimitExceeded(f"a batch holds at most {MAX_EVENTS_PER_BATCH} events",
                                 max_events=MAX_EVENTS_PER_BATCH)
         now_ms = self.clock.now_ms()
-
-        def command(conn: sqlite3.Connection) -> list:
-            out: list = []
-            for event in events:
-                if isinstance(event, LedgerError):
-                    out.append(event)
-                    continue
-                conn.execute("SAVEPOINT batch_event")
-                try:
-                    check_customer_id(event.customer_id)
-                    out.append(_process(conn, brand_id, event, now_ms, False))
-                    conn.execute("RELEASE batch_event")
-                except LedgerError as exc:
-                    rollback_to(conn, "batch_event")
-                    out.append(exc)
-            return out
-        return await self.writer.submit(command)
+        return await self.writer.submit(lambda conn: ingest_each(conn, brand_id, events, now_ms))
 
     async def get(self, brand_id: int, event_id: str) -> dict:
         return self.readers.read_now(lambda c: event_store.get_event(c, brand_id, event_id))

@@ -8,13 +8,20 @@ from ..ledger.money import MAX_COUNTER_MINOR
 from ..store.verify import near_limit_summary
 
 
+def _JOB_FAILURES(conn) -> list:
+    return conn.execute("SELECT b.code, j.code, sum(r.failed) FROM job_runs r JOIN jobs j ON j.id = r.job_id"
+                        " JOIN brands b ON b.id = j.brand_id WHERE j.deleted_at_ms IS NULL GROUP BY j.id"
+                        " HAVING sum(r.failed) > 0 LIMIT 200").fetchall()
+
+
 HTTP_METHODS = frozenset(("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"))
 
 
 class Metrics:
-    def __init__(self, writer, readers=None) -> None:
+    def __init__(self, writer, readers=None, scheduler=lambda: None) -> None:
         self.writer = writer
         self.readers = readers
+        self.scheduler = scheduler  # → the running Scheduler, or None
         self._children: dict[tuple[str, str, int], tuple] = {}
         self.registry = CollectorRegistry()
         self.requests = Counter("http_requests", "HTTP requests", ["route", "method", "status"],
@@ -32,6 +39,17 @@ class Metrics:
         self.near_limit = Gauge("ledger_accounts_near_counter_limit",
                                 "accounts whose largest counter has used half or more of the 64-bit range",
                                 registry=self.registry)
+        self.job_ticks = Gauge("scheduler_ticks", "scheduler ticks since start", registry=self.registry)
+        self.job_holding = Gauge("scheduler_lease_held", "1 when this process holds the scheduler lease",
+                                 registry=self.registry)
+        self.job_runs = Gauge("job_runs_started", "cron job runs started by this process's scheduler",
+                              registry=self.registry)
+        self.job_lag = Gauge("job_lag_seconds", "how far the oldest unfinished cron occurrence is behind its time",
+                             registry=self.registry)
+        self.step_failures = Gauge("scheduler_step_failures", "failed scheduler steps since start", ["step"],
+                                   registry=self.registry)
+        self.job_failures = Gauge("job_event_failures", "customers a job's runs could not raise an event for",
+                                  ["job"], registry=self.registry)
         self.fullest = Gauge("ledger_account_counter_used_ratio",
                              "largest counter / (2^63-1) among those accounts (0 when there are none)",
                              registry=self.registry)
@@ -63,4 +81,19 @@ class Metrics:
             count, largest_minor = self.readers.read_now(near_limit_summary, single_statement=True)
             self.near_limit.set(count)
             self.fullest.set(largest_minor / MAX_COUNTER_MINOR)
+        self._jobs()
         return generate_latest(self.registry)
+
+    def _jobs(self) -> None:
+        scheduler = self.scheduler()
+        if scheduler is not None:
+            stats = scheduler.stats
+            self.job_ticks.set(stats.ticks)
+            self.job_holding.set(1 if stats.holding else 0)
+            self.job_runs.set(stats.runs_started)
+            self.job_lag.set(stats.lag_ms / 1000)
+            for step, count in list(stats.failures.items())[:100]:
+                self.step_failures.labels(step).set(count)
+        if self.readers is not None:
+            for brand, code, failed in self.readers.read_now(_JOB_FAILURES):
+                self.job_failures.labels(f"{brand}/{code}").set(failed)

@@ -256,6 +256,8 @@ class HealthOut(Out):
     database: bool
     schema_version: Optional[int]
     writer_queue_depth: int
+    scheduler: dict[str, Optional[str]] = Field(description="lease_holder: the process running the scheduler"
+                                                " (host:pid:id), and when its lease expires unless renewed")
 
 
 def page_of(item: type[BaseModel]) -> type[BaseModel]:

@@ -1,7 +1,10 @@
 """Ops routes, no key needed: /health, /livez, /metrics, /openapi.json, /docs (Swagger UI, local files)."""
 from __future__ import annotations
 
+from ..jobs.scheduler import LEASE_NAME
+from ..store.jobs import lease
 from ..store.migrations import schema_version
+from ..times import rfc3339
 from .base import ApiHandler, Op
 from .models import HealthOut
 
@@ -23,11 +26,15 @@ class HealthHandler(ApiHandler):
     async def get(self) -> None:
         try:
             version, ok = await self.runtime.readers.read(schema_version), True
+            held = await self.runtime.readers.read(lambda c: lease(c, LEASE_NAME))
         except Exception:  # noqa: BLE001 - health reports failure, it never raises
-            version, ok = None, False
+            version, ok, held = None, False, None
         self.reply(200 if ok else 503, {"status": "ok" if ok else "unavailable", "database": ok,
                                         "schema_version": version,
-                                        "writer_queue_depth": self.runtime.writer.queue_depth})
+                                        "writer_queue_depth": self.runtime.writer.queue_depth,
+                                        "scheduler": {"lease_holder": held["holder"] if held else None,
+                                                      "lease_expires_at": rfc3339(held["expires_at_ms"]) if held
+                                                      else None}})
 
 
 class LivenessHandler(ApiHandler):

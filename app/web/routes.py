@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from . import api_admin, api_customers, api_events, api_imports, api_loyalty, api_rewards, api_transfers, ops
+from . import api_admin, api_jobs, api_customers, api_events, api_imports, api_loyalty, api_rewards, api_transfers, ops
 from .static import SWAGGER_UI_DIR, DocsStaticHandler
 
 API = [
@@ -50,6 +50,11 @@ API = [
     ("/v1/customers/{customer_id}/rewards/{reward_id}/cancel", api_rewards.CancelRewardHandler),
     ("/v1/imports/customers", api_imports.CustomersImportHandler),
     ("/v1/imports/events", api_imports.EventsImportHandler),
+    ("/v1/jobs", api_jobs.JobsHandler),
+    ("/v1/jobs/{code}", api_jobs.JobHandler),
+    ("/v1/jobs/{code}/preview", api_jobs.JobPreviewHandler),
+    ("/v1/jobs/{code}/run", api_jobs.JobRunHandler),
+    ("/v1/jobs/{code}/runs", api_jobs.JobRunsHandler),
 ]
 
 STATIC = [

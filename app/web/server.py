@@ -17,6 +17,7 @@ import tornado.web
 
 from ..config import Config
 from ..logs import install_redaction
+from ..jobs.scheduler import Scheduler
 from ..runtime import Runtime
 from ..services.customers import CustomerService
 from ..services.keys import Authenticator, KeyService, bootstrap_admin_key_command, ensure_admin_key_command
@@ -63,7 +64,7 @@ def make_app(runtime: Runtime) -> tornado.web.Application:
     cfg = runtime.config
     web = WebState(auth, KeyService(runtime.writer, runtime.readers, runtime.clock, auth),
                    CustomerService(runtime.writer, runtime.readers, runtime.clock),
-                   TokenBuckets(cfg.rate_limit_per_s, cfg.rate_limit_burst), Metrics(runtime.writer, runtime.readers),
+                   TokenBuckets(cfg.rate_limit_per_s, cfg.rate_limit_burst), Metrics(runtime.writer, runtime.readers, lambda: runtime.scheduler),
                    openapi.build(API))
     return tornado.web.Application(tornado_routes(), runtime=runtime, web=web, route_names=route_names(),
                                    default_handler_class=NotFoundHandler, log_function=_log_request)
@@ -105,24 +106,6 @@ def bound_port(server: tornado.httpserver.HTTPServer) -> int:
     return next(iter(server._sockets.values())).getsockname()[1]
 
 
-async def sweep_forever(runtime: Runtime, stop: asyncio.Event) -> None:
-    """Background sweep: expire due holds and lots, purge old idempotency records.
-
-    Never overlaps itself (one task, awaited in turn); a failing tick is logged, not fatal."""
-    interval_s = runtime.config.scheduler_interval_ms / 1000
-    while not stop.is_set():
-        try:
-            await runtime.ledger.sweep(runtime.config.scheduler_batch_max)
-            await runtime.rewards.expire_due(runtime.config.scheduler_batch_max)
-            await runtime.purge_idempotency()
-        except Exception as exc:  # noqa: BLE001 - the next tick tries again
-            log.error(json.dumps({"event": "sweep_failed", "error": repr(exc)[:300]}))
-        try:
-            await asyncio.wait_for(stop.wait(), timeout=interval_s)
-        except asyncio.TimeoutError:
-            pass
-
-
 def serve(config: Config) -> int:
     install_redaction([config.admin_api_key])  # before anything of the service can log
 
@@ -137,12 +120,13 @@ def serve(config: Config) -> int:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        sweeper = asyncio.create_task(sweep_forever(runtime, stop))
+        runtime.scheduler = Scheduler(runtime)
+        runtime.scheduler.start()
         log.warning(json.dumps({"event": "listening", "url": f"http://{config.host}:{bound_port(server)}",
                                 "database": config.database_path, "started_at": time.time()}))
         await stop.wait()
         server.stop()
-        await sweeper
+        await runtime.scheduler.stop()
         await server.close_all_connections()
         runtime.close()
     asyncio.run(main())

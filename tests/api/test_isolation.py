@@ -18,6 +18,8 @@ def setup_brand_b(admin):
                                           "customer_id": "bob@b.example"}, **b).status_code == 201
     assert admin.post("/v1/rewards", json={"code": "BEE_MUG", "name": "Mug", "cost_asset": "POINTS",
                                            "cost_amount": "5"}, **b).status_code == 201
+    assert admin.post("/v1/jobs", json={"code": "bee_rule", "name": "B's job", "cron": "0 9 * * *",
+                                        "selector": {"all": []}, "event_type": "SIGNUP"}, **b).status_code == 201
     issued = admin.post("/v1/customers/bob@b.example/rewards", json={"reward": "BEE_MUG"}, **b)
     assert issued.status_code == 201, issued.text
     return pending["transfer_id"]
@@ -42,6 +44,9 @@ CALLS = {
     ("/v1/customers/{customer_id}/rewards", "get"): 404, ("/v1/customers/{customer_id}/rewards", "post"): 404,
     ("/v1/customers/{customer_id}/rewards/{reward_id}/use", "post"): 404,
     ("/v1/customers/{customer_id}/rewards/{reward_id}/cancel", "post"): 404,
+    ("/v1/jobs/{code}", "get"): 404, ("/v1/jobs/{code}", "patch"): 404, ("/v1/jobs/{code}", "delete"): 404,
+    ("/v1/jobs/{code}/preview", "post"): 404, ("/v1/jobs/{code}/run", "post"): 404,
+    ("/v1/jobs/{code}/runs", "get"): 404,
 }
 # Routes that only ever act on the caller's own brand (lists, creations, upserts).
 OWN_BRAND_ONLY = {
@@ -51,6 +56,7 @@ OWN_BRAND_ONLY = {
     ("/v1/rules/ui-catalog", "get"), ("/v1/tiers", "get"), ("/v1/tiers", "post"),
     ("/v1/bonus-definitions", "get"), ("/v1/bonus-definitions", "post"), ("/v1/bonus-awards", "get"),
     ("/v1/events", "post"), ("/v1/events/batch", "post"), ("/v1/rewards", "get"), ("/v1/rewards", "post"),
+    ("/v1/jobs", "get"), ("/v1/jobs", "post"),
     ("/v1/imports/customers", "post"), ("/v1/imports/events", "post"),
 }
 

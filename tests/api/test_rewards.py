@@ -1,12 +1,12 @@
 """The rewards catalog over HTTP (DESIGN §6a): a small café's catalog, redemptions paid in
-points, use, cancel with refund, expiry through the background sweep, and 64 customers
+points, use, cancel with refund, expiry through the scheduler, and 64 customers
 racing for ten items."""
 import asyncio
 import time
 
 import httpx
 
-from app.web.server import sweep_forever
+from app.jobs.scheduler import Scheduler
 from tests.api.conftest import Api
 from tests.api.test_conventions import err
 
@@ -218,16 +218,14 @@ def test_unused_rewards_expire_through_the_background_sweep(live, shop, clock):
     assert e["details"]["status"] == "expired"
     err(shop.post(f"/v1/customers/lea/rewards/{soon['id']}/cancel", json={}), 409, "already_resolved")
 
-    stop = asyncio.Event()
-    sweeper = on_server(live, _start(sweep_forever(live.runtime, stop)))
+    scheduler = on_server(live, _start_scheduler(live.runtime))
     try:
         deadline = time.monotonic() + 10
         while shop.get("/v1/customers/lea/rewards", params={"status": "expired"}).json()["data"] == []:
             assert time.monotonic() < deadline, "the sweep did not expire the reward"
             time.sleep(0.02)
     finally:
-        live.loop.call_soon_threadsafe(stop.set)
-        on_server(live, _wait(sweeper))
+        on_server(live, scheduler.stop())
     statuses = {r["id"]: r["status"] for r in shop.get("/v1/customers/lea/rewards").json()["data"]}
     assert statuses == {soon["id"]: "expired", used["id"]: "used", forever["id"]: "issued"}
     assert balance(shop, "lea") == "30"  # no refund on expiry: the cost was spent
@@ -236,12 +234,11 @@ def test_unused_rewards_expire_through_the_background_sweep(live, shop, clock):
     assert on_server(live, live.runtime.rewards.expire_due(100)).done == 0  # nothing left to expire
 
 
-async def _start(coro):
-    return asyncio.ensure_future(coro)
-
-
-async def _wait(task):
-    await task
+async def _start_scheduler(runtime) -> Scheduler:
+    """The service's scheduler, ticking on the server's loop (as `serve` runs it)."""
+    scheduler = Scheduler(runtime)
+    scheduler.start()
+    return scheduler
 
 
 # -- idempotency and isolation -----------------------------------------------------------------------
