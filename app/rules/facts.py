@@ -23,6 +23,7 @@ Decisions where DESIGN §6a is silent:
 from __future__ import annotations
 
 import difflib
+from functools import lru_cache
 import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, tzinfo
@@ -130,7 +131,7 @@ def lookup(root: Any, path: str) -> Any:
     """The value at a dot path in JSON, or ABSENT (a missing key, an index out of range,
     a step into a scalar, a null)."""
     value = root
-    for segment in path.split("."):
+    for segment in _segments(path):
         if isinstance(value, Mapping):
             value = value.get(segment, ABSENT)
         elif isinstance(value, tuple) and segment.isdigit() and int(segment) < len(value):
@@ -237,8 +238,15 @@ class FactRef(NamedTuple):
         return self.spec.read(facts, self.arg)
 
 
+@lru_cache(maxsize=4096)
+def _segments(path: str) -> tuple[str, ...]:
+    return tuple(path.split("."))
+
+
+@lru_cache(maxsize=4096)
 def parse_fact(name: str) -> FactRef | None:
-    """The fact a name refers to, or None when no fact has that name."""
+    """The fact a name refers to, or None when no fact has that name (memoised: a pure
+    function of the name, asked once per event by every rate action)."""
     for pattern, spec in _COMPILED:
         match = pattern.match(name)
         if match:

@@ -39,7 +39,7 @@ from ..store.customers import customer_id_of, ensure_customer
 from ..store.readers import Readers
 from ..store.rules import BrandConfig, brand_config
 from ..store.sqlite import rollback_to
-from ..store.transfers import create_transfer
+from ..store.transfers import create_transfer, flush_deferred, start_deferred
 from ..store.writer import Writer
 from ..times import rfc3339
 from .idempotency import differing_field, request_text
@@ -83,6 +83,11 @@ class _Ingest:
         # an event's effects often touch the same accounts (create_transfer keeps them current).
         self.accounts: dict[int, Account] = {}
         self.account_ids: dict[tuple[int, str, str], int] = {}
+        # Transfer rows and account counters written in a few statements when the event is
+        # done (`flush`), unless an account tracks lots (lot moves read the lots table).
+        self.deferred = None
+        self.touched: set[int] = set()
+        self.defer_ok = True
 
     def run(self) -> dict:
         ev, config = self.event, self.config
@@ -121,6 +126,7 @@ class _Ingest:
             if step.event is None:
                 break
             event_type, payload, depth = step.event.type, dict(step.event.payload), step.event.depth
+        self.flush()
         return self._answer(occurred_ms, points)
 
     # -- effects ------------------------------------------------------------------------------
@@ -132,6 +138,7 @@ class _Ingest:
             if not event_store.take_bonus_budget(self.conn, definition_id):
                 return {**shown, "skipped": "max_awards reached"}
             transfer = self._credit(effect, "bonus", version)
+            self.flush()  # the award row references the transfer row
             event_store.record_award(self.conn, self.brand_id, definition_id, self.customer_row, effect.period_key,
                                      effect.amount_minor, self.config.assets[effect.asset].id, transfer,
                                      self.event.event_id, self.now_ms)
@@ -141,6 +148,7 @@ class _Ingest:
         elif isinstance(effect, fx.Debit):
             shown["transfer_id"] = str(self._debit(effect, version))
         elif isinstance(effect, fx.IssueReward):
+            self.flush()  # it reads and may write accounts and transfers itself
             issued = reward_store.issue_reward(self.conn, self.brand_id, self.customer_row, effect.reward,
                                                self.now_ms, charge=False, source="rule",
                                                event_id=self.event.event_id)
@@ -218,7 +226,21 @@ class _Ingest:
                             credit_account_id=cr, amount=amount, code=code,
                             metadata=self._metadata(rule_code, version),
                             description=self.config.rule_names.get(rule_code))
-        return create_transfer(self.conn, spec, self.now_ms, self.accounts).id
+        lots = any(self.accounts[i].tracks_lots if i in self.accounts else True for i in (dr, cr))
+        if lots or not self.defer_ok:
+            self.flush()
+            self.defer_ok = False  # from here on, in order, one transfer at a time
+            return create_transfer(self.conn, spec, self.now_ms, self.accounts).id
+        if self.deferred is None:
+            self.deferred = start_deferred(self.conn)
+        self.touched.update((dr, cr))
+        return create_transfer(self.conn, spec, self.now_ms, self.accounts, self.deferred).id
+
+    def flush(self) -> None:
+        """Write what the event's transfers deferred (rows, then account counters)."""
+        if self.deferred is not None:
+            flush_deferred(self.conn, self.deferred, self.accounts, self.touched)
+            self.deferred, self.touched = None, set()
 
     # -- the answer ---------------------------------------------------------------------------
     def _answer(self, occurred_ms: int, points: LoyaltyPoints) -> dict:

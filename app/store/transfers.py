@@ -325,16 +325,30 @@ def _deferrable(conn: sqlite3.Connection, specs: list[TransferSpec],
 
 def _flush(conn: sqlite3.Connection, deferred: _Deferred, accounts: dict[int, Account],
            items: list[BatchItem]) -> None:
-    if not deferred.rows:
-        return
-    conn.executemany(_INSERT, deferred.rows)
-    conn.executemany("INSERT INTO open_holds (transfer_id, brand_id, timeout_at_ms) VALUES (?, ?, ?)",
-                     deferred.holds)
     touched = set()
     for item in items:
         if item.record:
             touched.update((item.record.debit_account_id, item.record.credit_account_id))
+    flush_deferred(conn, deferred, accounts, touched)
+
+
+def start_deferred(conn: sqlite3.Connection) -> _Deferred:
+    """Rows to write later in a few statements (`create_transfer(..., deferred=)`), for a
+    caller whose transfers touch no lot-tracking account and carry no idempotency key."""
+    return _Deferred(_tip(conn))
+
+
+def flush_deferred(conn: sqlite3.Connection, deferred: _Deferred, accounts: dict[int, Account],
+                   touched: set[int]) -> None:
+    """Write the deferred rows, holds and the touched accounts as `accounts` holds them."""
+    if not deferred.rows:
+        return
+    conn.executemany(_INSERT, deferred.rows)
+    if deferred.holds:
+        conn.executemany("INSERT INTO open_holds (transfer_id, brand_id, timeout_at_ms) VALUES (?, ?, ?)",
+                         deferred.holds)
     save_many(conn, [accounts[a] for a in sorted(touched)])
+    deferred.rows, deferred.holds = [], []
     if isinstance(conn, LedgerConnection):
         conn.chain_tip = deferred.tip
 
