@@ -124,6 +124,15 @@ def test_the_executable_serves_backs_up_restores_and_stops_cleanly(executable, t
             assert credit.status_code == 201, credit.text
             balances = client.get("/v1/customers/alice@example.com/balances", headers={"X-API-Key": brand_key})
             assert {b["asset"]: b["balance"] for b in balances.json()["balances"]}["CREDITS"] == "100.00", balances.text
+            # The rules engine, time zones (zoneinfo + tzdata) and cron (croniter) inside the bundle.
+            bought = client.post("/v1/events", headers={"X-API-Key": brand_key}, json={
+                "event_id": "order-1", "event_type": "PURCHASE", "customer_id": "alice@example.com",
+                "payload": {"amount": "100.00"}})
+            assert bought.status_code == 201 and bought.json()["balances"][-1]["balance"] == "5.00", bought.text
+            job = client.post("/v1/jobs", headers={"X-API-Key": brand_key}, json={
+                "code": "birthdays", "name": "Birthdays", "cron": "0 9 * * *", "time_zone": "Asia/Tokyo",
+                "selector": {"all": [{"birthday_today": True}]}, "event_type": "BIRTHDAY"})
+            assert job.status_code == 201 and job.json()["next_run_at"].endswith("T00:00:00.000Z"), job.text
 
             copy = host.data / "backup-1.db"
             backed_up = host.run("backup", str(copy))  # online, while the service runs
