@@ -116,7 +116,7 @@ def _op(what: str, columns: str) -> Op:
     return Op(f"Import {what} from a CSV body (Content-Type: text/csv, UTF-8, header row: {columns});"
               " each row goes through the same checks and service as the single call; a failed row is"
               " listed with its line and field and does not stop the others",
-              response=ImportReportOut, errors=(400, 413, 415))
+              response=ImportReportOut, errors=(400, 413, 415), text_body="text/csv")
 
 
 class CustomersImportHandler(_ImportHandler):

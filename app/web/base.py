@@ -47,6 +47,7 @@ class Op:
     status: int = 200
     query: dict[str, str] = field(default_factory=dict)  # name → description
     errors: tuple[int, ...] = ()
+    text_body: str | None = None  # a non-JSON request body: its media type (e.g. text/csv)
 
 
 _CURSOR_TEXT = re.compile(r"^[A-Za-z0-9_-]{1,32}\Z")

@@ -38,6 +38,8 @@ def _operation(op, path: str, components: dict) -> dict:
                        "description": "a replay returns the stored response with Idempotent-Replayed: true"})
         out["requestBody"] = {"required": True, "content": {"application/json": {
             "schema": _schema(op.body, components, "validation")}}}
+    if op.text_body is not None:
+        out["requestBody"] = {"required": True, "content": {op.text_body: {"schema": {"type": "string"}}}}
     ok: dict[str, Any] = {"description": "success"}
     if op.response is not None:
         ok["content"] = {"application/json": {"schema": _schema(op.response, components, "serialization")}}
