@@ -9,7 +9,7 @@ from typing import Literal
 from ..ledger.errors import InvalidRequest, LedgerError, LimitExceeded, NotFound
 from ..ledger.json_text import canonical_json
 from ..store import customers as store
-from ..store.sqlite import rollback_to
+from ..store.sqlite import each_alone
 from .ledger import check_customer_id
 
 MAX_ATTRIBUTES_BYTES = 4096
@@ -74,21 +74,8 @@ class CustomerService:
                 prepared.append(exc)
         now = self.clock.now_ms()
 
-        def command(conn: sqlite3.Connection) -> list:
-            out: list = []
-            for item in prepared:
-                if isinstance(item, LedgerError):
-                    out.append(item)
-                    continue
-                conn.execute("SAVEPOINT import_customer")
-                try:
-                    out.append(_upsert_if_changed(conn, brand_id, item[0], item[1], now))
-                    conn.execute("RELEASE import_customer")
-                except LedgerError as exc:
-                    rollback_to(conn, "import_customer")
-                    out.append(exc)
-            return out
-        return await self.writer.submit(command)
+        return await self.writer.submit(lambda conn: each_alone(
+            conn, prepared, lambda item: _upsert_if_changed(conn, brand_id, item[0], item[1], now), "import_customer"))
 
     async def get(self, brand_id: int, customer: str) -> sqlite3.Row:
         check_customer_id(customer)

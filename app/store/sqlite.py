@@ -5,6 +5,8 @@ import os
 import sqlite3
 from dataclasses import dataclass
 
+from ..ledger.errors import LedgerError
+
 
 @dataclass(frozen=True)
 class DbSettings:
@@ -83,6 +85,24 @@ def rollback_to(conn: sqlite3.Connection, savepoint: str) -> None:
     conn.forget_uncommitted()
     conn.execute(f"ROLLBACK TO {savepoint}")
     conn.execute(f"RELEASE {savepoint}")
+
+
+def each_alone(conn: sqlite3.Connection, items: list, apply, savepoint: str = "item") -> list:
+    """`apply(item)` for each item in its own SAVEPOINT, in order: a `LedgerError` rolls that
+    item back alone and is its result; an item that already is a `LedgerError` stays one."""
+    out: list = []
+    for item in items:
+        if isinstance(item, LedgerError):
+            out.append(item)
+            continue
+        conn.execute(f"SAVEPOINT {savepoint}")
+        try:
+            out.append(apply(item))
+            conn.execute(f"RELEASE {savepoint}")
+        except LedgerError as exc:
+            rollback_to(conn, savepoint)
+            out.append(exc)
+    return out
 
 
 def connect(db: DbSettings, *, readonly: bool = False, check_same_thread: bool = True) -> sqlite3.Connection:
