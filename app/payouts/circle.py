@@ -135,11 +135,15 @@ class CircleRail:
             raise InvalidRequest(f"destination.address is not a {chain} address", field="destination.address")
         return {"address": address, "chain": chain}
 
+    def check_asset(self, asset_code: str, scale: int) -> None:
+        """Refuse (before any hold) a ledger asset this rail does not pay as USD."""
+        if asset_code not in self.usd_assets:
+            raise InvalidRequest(f"the circle rail pays {', '.join(sorted(self.usd_assets))}, not {asset_code}",
+                                 field="asset")
+
     def amount_text(self, order: PayoutOrder) -> str:
         """The order's amount as Circle's USD decimal text, or raise InvalidRequest."""
-        if order.asset not in self.usd_assets:
-            raise InvalidRequest(f"the circle rail pays {', '.join(sorted(self.usd_assets))}, not {order.asset}",
-                                 field="asset")
+        self.check_asset(order.asset, order.scale)
         cents = rescale_exact(order.amount_minor, order.scale, USD_SCALE)
         if cents is None:
             raise InvalidRequest("amount has digits below one cent: Circle pays whole cents", field="amount")

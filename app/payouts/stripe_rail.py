@@ -94,12 +94,16 @@ class StripeRail:
                                  field="destination.account")
         return {"account": account}
 
+    def check_asset(self, asset_code: str, scale: int) -> None:
+        """Refuse (before any hold) a ledger asset this rail has no Stripe currency for."""
+        if asset_code not in self.currencies:
+            raise InvalidRequest(f"the stripe rail pays {', '.join(sorted(self.currencies))}, not {asset_code}",
+                                 field="asset")
+
     def amount_of(self, order: PayoutOrder) -> tuple[int, str]:
         """(amount in the currency's smallest unit, currency), or raise InvalidRequest."""
-        currency = self.currencies.get(order.asset)
-        if currency is None:
-            raise InvalidRequest(f"the stripe rail pays {', '.join(sorted(self.currencies))}, not {order.asset}",
-                                 field="asset")
+        self.check_asset(order.asset, order.scale)
+        currency = self.currencies[order.asset]
         exponent = currency_exponent(currency)
         amount = rescale_exact(order.amount_minor, order.scale, exponent)
         if amount is None or (exponent == 3 and amount % 10):

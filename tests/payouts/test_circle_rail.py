@@ -215,3 +215,11 @@ async def test_an_amount_below_a_cent_or_another_asset_is_refused_before_any_req
 async def test_a_usd_scale_four_amount_is_sent_as_cents(circle, rail):
     submitted = await rail.submit(order(amount_minor=123400, scale=4))
     assert circle.transfers[submitted.provider_ref]["amount"]["amount"] == "12.34"
+
+
+def test_check_asset_refuses_what_is_not_paid_as_usd():
+    rail = CircleRail("http://127.0.0.1:1", KEY, WALLET, usd_assets=("USD", "CREDITS"))
+    rail.check_asset("CREDITS", 2)
+    with pytest.raises(InvalidRequest) as e:
+        rail.check_asset("POINTS", 0)
+    assert e.value.details["field"] == "asset"

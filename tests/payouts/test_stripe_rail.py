@@ -216,3 +216,11 @@ async def test_inexact_amounts_and_other_assets_are_refused_before_any_request(s
 async def test_a_jpy_payout_sends_whole_yen(stripe_fake, rail):
     await rail.submit(order(asset="JPY", amount_minor=50000, scale=2))
     assert only_transfer(stripe_fake)["amount"] == 500
+
+
+def test_check_asset_refuses_an_asset_without_a_currency():
+    rail = StripeRail("http://127.0.0.1:1", KEY)
+    rail.check_asset("USD", 2)
+    with pytest.raises(InvalidRequest) as e:
+        rail.check_asset("CREDITS", 2)
+    assert e.value.details["field"] == "asset"
