@@ -220,7 +220,7 @@ class CircleRail:
             return Retry(f"circle: rate limited: {text}", retry_after_s(response.headers, RETRY_RATE_LIMIT_S))
         if status == 409:
             return Retry(f"circle: conflict: {text}", retry_after_s(response.headers, RETRY_NETWORK_S))
-        if status in (401, 403, 404):
+        if status in (401, 403, 404) or not 400 <= status < 500:
             return Retry(f"circle refused our configuration (API key, wallet or URL), not the payout: "
                          f"{status} {text}", RETRY_CONFIG_S)
         return Failed(f"circle declined the transfer: {status} {text}")

@@ -153,14 +153,17 @@ class StripeRail:
             return Retry(f"stripe: no answer ({_describe(e)}); the same idempotency key is resent",
                          RETRY_NETWORK_S)
         status, kind, should_retry = e.http_status or 0, _error_type(e), _header(e, "stripe-should-retry")
-        if kind == "idempotency_error" or status >= 500 or should_retry == "true":
+        # Indeterminate: Stripe's side failed, or the answer is not a Stripe error at all (a 2xx we could
+        # not read, a proxy's page): look for what the key made before deciding anything.
+        if kind is None or kind == "idempotency_error" or status >= 500 or should_retry == "true":
             found = await self._made_under_key(params)
             if isinstance(found, Retry) or found is not None:
                 return found
             if kind == "idempotency_error" and status != 409:
                 return Failed(f"stripe refused the idempotency key {params['transfer_group']}: it was used with "
                               f"different parameters and no transfer exists under it ({_describe(e)})")
-            return Retry(f"stripe: {status} {_describe(e)}", retry_after_s(_headers(e), RETRY_SERVER_S))
+            delay = RETRY_SERVER_S if kind or status >= 500 else RETRY_CONFIG_S
+            return Retry(f"stripe: {status} {_describe(e)}", retry_after_s(_headers(e), delay))
         if isinstance(e, stripe.RateLimitError):
             return Retry(f"stripe: rate limited: {_describe(e)}", retry_after_s(_headers(e), RETRY_RATE_LIMIT_S))
         if status == 409 and should_retry != "false":

@@ -223,3 +223,11 @@ def test_check_asset_refuses_what_is_not_paid_as_usd():
     with pytest.raises(InvalidRequest) as e:
         rail.check_asset("POINTS", 0)
     assert e.value.details["field"] == "asset"
+
+
+@pytest.mark.parametrize("status", [404, 302, 502])
+async def test_a_page_from_something_else_than_circle_is_retried(circle, rail, status):
+    circle.fail_next(status, "<html><body>not Circle</body></html>")
+    assert isinstance(await rail.submit(order()), Retry)
+    assert isinstance(await rail.submit(order()), Submitted)
+    assert circle.created_for(idempotency_key("po_1")) == 1

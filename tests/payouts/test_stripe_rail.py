@@ -224,3 +224,13 @@ def test_check_asset_refuses_an_asset_without_a_currency():
     with pytest.raises(InvalidRequest) as e:
         rail.check_asset("CREDITS", 2)
     assert e.value.details["field"] == "asset"
+
+
+async def test_a_proxy_page_instead_of_stripe_is_retried_and_then_pays_once(stripe_fake, rail):
+    stripe_fake.fail_next(502, "<html><body>502 Bad Gateway</body></html>")
+    assert isinstance(await rail.submit(order()), Retry)
+    stripe_fake.fail_next(404, "<html><body>Not Found</body></html>")
+    outcome = await rail.submit(order())
+    assert isinstance(outcome, Retry) and outcome.after_s >= 60
+    assert isinstance(await rail.submit(order()), Confirmed)
+    assert stripe_fake.created_for("po_1") == 1

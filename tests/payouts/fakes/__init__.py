@@ -30,7 +30,7 @@ class Fault:
       that error, which the idempotency layer remembers (Stripe documents replaying 500s).
     """
     status: int = 500
-    body: Optional[dict] = None
+    body: Optional[dict | str] = None   # a str is sent as an HTML page
     headers: Optional[dict] = None
     delay_s: float = 0.0
     after_execute: bool = False
@@ -68,7 +68,7 @@ class FakeServer:
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(10)
 
-    def fail_next(self, status: int = 500, body: Optional[dict] = None, *, headers: Optional[dict] = None,
+    def fail_next(self, status: int = 500, body: Optional[dict | str] = None, *, headers: Optional[dict] = None,
                   times: int = 1, after_execute: bool = False) -> None:
         with self.lock:
             self.faults.extend(Fault(status, body, headers, after_execute=after_execute) for _ in range(times))

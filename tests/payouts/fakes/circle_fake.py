@@ -144,11 +144,14 @@ class _Handler(tornado.web.RequestHandler):
     def initialize(self, fake: CircleFake) -> None:
         self.fake = fake
 
-    def answer(self, status: int, body: dict, headers: Optional[dict] = None) -> None:
+    def answer(self, status: int, body, headers: Optional[dict] = None) -> None:
         self.set_status(status)
         for name, value in (headers or {}).items():
             self.set_header(name, value)
         self.set_header("Content-Type", "application/json")
+        if isinstance(body, str):   # a page from something in front of the API, not the API
+            self.set_header("Content-Type", "text/html")
+            return self.finish(body)
         self.finish(json.dumps(body))
 
     async def handle(self, work) -> None:

@@ -124,12 +124,15 @@ class _Handler(tornado.web.RequestHandler):
     def initialize(self, fake: StripeFake) -> None:
         self.fake = fake
 
-    def answer(self, status: int, body: dict, headers: Optional[dict] = None) -> None:
+    def answer(self, status: int, body, headers: Optional[dict] = None) -> None:
         self.set_status(status)
         self.set_header("Content-Type", "application/json")
         self.set_header("Request-Id", "req_" + uuid.uuid4().hex[:14])
         for name, value in (headers or {}).items():
             self.set_header(name, value)
+        if isinstance(body, str):   # a page from something in front of the API, not the API
+            self.set_header("Content-Type", "text/html")
+            return self.finish(body)
         self.finish(json.dumps(body))
 
     def authorized(self) -> bool:
