@@ -162,7 +162,7 @@ class StripeRail:
             if kind == "idempotency_error" and status != 409:
                 return Failed(f"stripe refused the idempotency key {params['transfer_group']}: it was used with "
                               f"different parameters and no transfer exists under it ({_describe(e)})")
-            delay = RETRY_SERVER_S if kind or status >= 500 else RETRY_CONFIG_S
+            delay = RETRY_RATE_LIMIT_S if status == 429 else RETRY_SERVER_S if kind or status >= 500 else RETRY_CONFIG_S
             return Retry(f"stripe: {status} {_describe(e)}", retry_after_s(_headers(e), delay))
         if isinstance(e, stripe.RateLimitError):
             return Retry(f"stripe: rate limited: {_describe(e)}", retry_after_s(_headers(e), RETRY_RATE_LIMIT_S))
