@@ -40,9 +40,12 @@ class WriterStats:
     last_batch_size: int = 0
     batch_sizes: list[int] = field(default_factory=list)
     commit_ms: list[float] = field(default_factory=list)
+    longest_transaction_ms: float = 0.0  # wall time BEGIN → COMMIT of the longest group commit
 
-    def record(self, size: int, commit_ms: float) -> None:
+    def record(self, size: int, commit_ms: float, transaction_ms: float = 0.0) -> None:
         self.batches += 1
+        if transaction_ms > self.longest_transaction_ms:
+            self.longest_transaction_ms = transaction_ms
         self.commands += size
         self.last_batch_size = size
         # Bounded buffers drained by the metrics collector.
@@ -173,6 +176,7 @@ class Writer:
         command in its own SAVEPOINT, so the failing one rolls back alone. Commands are plain
         functions of the connection, so running one again after a rollback is safe."""
         outcomes: list[tuple[Any, BaseException | None]] = []
+        began = time.perf_counter()
         begin(conn)
         for command, _future, _loop in batch:
             if isolated:
@@ -185,7 +189,8 @@ class Writer:
                 return None
         started = time.perf_counter()
         conn.execute("COMMIT")
-        self.stats.record(len(batch), (time.perf_counter() - started) * 1000)
+        ended = time.perf_counter()
+        self.stats.record(len(batch), (ended - started) * 1000, (ended - began) * 1000)
         return outcomes
 
     @staticmethod
