@@ -13,6 +13,8 @@ from typing import Callable, Mapping
 
 from dotenv import dotenv_values
 
+from .payouts.conversion import ChainAsset, PayoutLimit, parse_chain_assets, parse_payout_limits
+
 
 class ConfigError(ValueError):
     """A setting has a value the service cannot use; the message names the setting."""
@@ -38,6 +40,17 @@ def _choice(*allowed: str) -> Callable[[str], str]:
 
 def _text(raw: str) -> str:
     return raw.strip()
+
+
+def _optional_int(lo: int, hi: int) -> Callable[[str], int | None]:
+    def parse(raw: str) -> int | None:
+        return _int_in(lo, hi)(raw) if raw.strip() else None
+    return parse
+
+
+def _parsed(parse_text: Callable[[str], object]) -> Callable[[str], object]:
+    """A structured setting (its parser raises ValueError saying what is wrong)."""
+    return lambda raw: parse_text(raw.strip())
 
 
 @dataclass(frozen=True)
@@ -77,6 +90,20 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("HTTP_HEADER_TIMEOUT_S", "10", _int_in(1, 3600), "Seconds a connection may take to send a request's headers, and may stay idle between requests; then it is closed."),
     Setting("HTTP_BODY_TIMEOUT_S", "60", _int_in(1, 3600), "Seconds a client may take to send a whole request body; then the connection is closed."),
     Setting("HTTP_MAX_CONNECTIONS", "1000", _int_in(1, 1_000_000), "Open HTTP connections (idle keep-alive ones included) beyond which a new one gets 503 unavailable and is closed at once."),
+    Setting("WEB3_PROVIDER_URL", "", _text, "JSON-RPC URL of an Ethereum node for chain payouts; empty: an in-process dev chain (eth-tester) with a funded payer and a deployed ERC-20, lost at every restart (README, Payouts)."),
+    Setting("PAYOUT_PRIVATE_KEY", "", _text, "Hex private key of the payer account on WEB3_PROVIDER_URL's chain (required with it); ignored by the embedded dev chain, which funds its own payer."),
+    Setting("CHAIN_ID", "", _optional_int(1, 2**63 - 1), "Chain id every payout transaction is signed for; required with WEB3_PROVIDER_URL and checked against the node before anything is signed."),
+    Setting("CHAIN_CONFIRMATIONS", "12", _int_in(1, 10_000), "Blocks (the transaction's own included) before a chain payout is confirmed and its hold posted."),
+    Setting("CHAIN_ASSETS", "ETH:9=native:1,USD:2=dev:1,CREDITS:2=dev:1", _parsed(parse_chain_assets), "Ledger assets payable on chain: CODE:SCALE=TOKEN:RATE, TOKEN native (ETH), dev (the embedded ERC-20) or 0xADDRESS@DECIMALS, RATE chain units per ledger unit; refused unless every minor unit converts into whole base units (README, Payouts)."),
+    Setting("PAYOUT_LIMITS", "USD=1.00:10000.00:10000.00,CREDITS=1.00:10000.00:10000.00", _parsed(parse_payout_limits), "Payout limits per asset code, for every brand: CODE=MIN:MAX:DAILY in units of the asset (- for none); DAILY caps one customer's payouts in any 24 hours."),
+    Setting("PAYOUT_DRAIN_BATCH_MAX", "50", _int_in(1, 10_000), "Most payouts one scheduler tick advances (claims, broadcasts, status checks)."),
+    Setting("PAYOUT_POLL_INTERVAL_MS", "2000", _int_in(0, 3_600_000), "How long a submitted payout waits before its rail is asked again where it stands."),
+    Setting("PAYOUT_RETRY_MAX_MS", "300000", _int_in(0, 86_400_000), "Longest wait between two tries after transient rail errors (the wait doubles from 1 s up to this)."),
+    Setting("CIRCLE_API_URL", "https://api-sandbox.circle.com", _text, "Base URL of the Circle API (the circle rail)."),
+    Setting("CIRCLE_API_KEY", "", _text, "Circle API key; empty: the circle rail is unavailable."),
+    Setting("CIRCLE_SOURCE_WALLET_ID", "", _text, "The Circle wallet USDC payouts are sent from."),
+    Setting("STRIPE_API_URL", "https://api.stripe.com", _text, "Base URL of the Stripe API (the stripe rail)."),
+    Setting("STRIPE_API_KEY", "", _text, "Stripe secret key; empty: the stripe rail is unavailable."),
 )
 
 
@@ -110,6 +137,20 @@ class Config:
     http_header_timeout_s: int
     http_body_timeout_s: int
     http_max_connections: int
+    web3_provider_url: str
+    payout_private_key: str
+    chain_id: int | None
+    chain_confirmations: int
+    chain_assets: tuple[ChainAsset, ...]
+    payout_limits: tuple[PayoutLimit, ...]
+    payout_drain_batch_max: int
+    payout_poll_interval_ms: int
+    payout_retry_max_ms: int
+    circle_api_url: str
+    circle_api_key: str
+    circle_source_wallet_id: str
+    stripe_api_url: str
+    stripe_api_key: str
 
     @property
     def data_dir(self) -> str:

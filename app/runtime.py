@@ -7,9 +7,12 @@ from __future__ import annotations
 
 from .clock import SystemClock
 from .config import Config
+from .payouts.outbox import PayoutDrain
+from .payouts.registry import build_rails
 from .services.events import EventService
 from .services.jobs import JobService
 from .services.ledger import LedgerService
+from .services.payouts import PayoutService
 from .services.rewards import RewardService
 from .services.rules import RuleService
 from .store import service_lock
@@ -41,6 +44,18 @@ class Runtime:
         self.scheduler = None  # app.jobs.scheduler.Scheduler, started by `serve` (needs the event loop)
         self.jobs = JobService(self.writer, self.readers, self.clock, scan_max=config.job_scan_max,
                                events_max=config.job_events_max, late_ms=config.job_late_s * 1000)
+        try:  # payouts (DESIGN §8): the rails are built from the settings; the chain connects lazily
+            self.rails = build_rails(config, self.writer, self.readers)
+        except Exception:
+            self.readers.close()
+            self.writer.close()
+            service_lock.release(self._lock_fd)
+            raise
+        self.payouts = PayoutService(self.ledger, self.rails, config.payout_limits)
+        self.payout_drain = PayoutDrain(self.writer, self.readers, self.clock, self.rails,
+                                        batch_max=config.payout_drain_batch_max,
+                                        poll_ms=config.payout_poll_interval_ms,
+                                        retry_max_ms=config.payout_retry_max_ms)
 
     async def purge_idempotency(self) -> int:
         """Forget stored Idempotency-Key responses older than IDEMPOTENCY_TTL_S."""
@@ -52,6 +67,7 @@ class Runtime:
         # Readers first: the writer's connection is then the last one open on the file, and
         # SQLite checkpoints the WAL into the database and deletes it when that one closes
         # (a read-only connection closing last cannot).
+        self.rails.close()  # the chain rail's thread reads through the readers
         self.readers.close()
         self.writer.close()
         service_lock.release(self._lock_fd)

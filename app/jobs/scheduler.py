@@ -7,7 +7,7 @@ Each tick, in order, each step bounded and each failure logged without stopping 
    dies, another takes over once the lease has expired; a holder that stops cleanly
    releases it at once;
 2. the built-in jobs: pending-transfer timeouts and lot expiry (`SCHEDULER_BATCH_MAX` of
-   each), reward expiry, the idempotency purge;
+   each), reward expiry, the idempotency purge, the payout drain (PAYOUT_DRAIN_BATCH_MAX);
 3. start the cron jobs that are due (a run per occurrence; the next occurrence scheduled);
 4. run chunks of the runs in progress until `SCHEDULER_TICK_BUDGET_MS` is spent (a job over
    100k customers goes on over many ticks, and the writer serves requests between chunks).
@@ -94,6 +94,7 @@ class Scheduler:
             await self._step("holds_and_lots", lambda: rt.ledger.sweep(self.limit))
             await self._step("rewards", lambda: rt.rewards.expire_due(self.limit))
             await self._step("idempotency_purge", rt.purge_idempotency)
+            await self._step("payouts", rt.payout_drain.run)
             started = await self._step("start_due_jobs", lambda: rt.jobs.start_due(self.limit))
             self.stats.runs_started += len(started or ())
             await self._run_chunks()

@@ -77,3 +77,23 @@ class Rail(Protocol):
 
 def provider_ref_of(outcome: Outcome) -> Optional[str]:
     return getattr(outcome, "provider_ref", None)
+
+
+# Optional hooks a rail may add (the drain and the service look for them with `getattr`):
+# - `check_asset(asset_code, scale)`: raise InvalidRequest when the rail cannot pay this
+#   ledger asset, so that POST /v1/payouts refuses it with 400 before any hold is taken;
+# - `async ready() -> bool`: connect and check the provider (the chain rail checks the
+#   chain id); a rail not ready is skipped by the drain this tick and nothing is claimed;
+# - `async prepare(orders) -> Any` and `stage(conn, order, prepared, now_ms) -> str`: work
+#   done when a payout is claimed (pending → submitted). `prepare` runs outside any
+#   transaction (the chain rail fetches fees); `stage` runs inside the claiming writer
+#   transaction, does no I/O, and returns the provider_ref known before the first submit
+#   (the chain rail allocates the nonce, signs and stores the transaction: its hash);
+# - `async aclose()`: release connections at shutdown.
+
+
+def check_asset(rail: Any, asset_code: str, scale: int) -> None:
+    """The rail's `check_asset` hook, when it has one."""
+    hook = getattr(rail, "check_asset", None)
+    if hook is not None:
+        hook(asset_code, scale)

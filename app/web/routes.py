@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import re
 
-from . import api_admin, api_jobs, api_customers, api_events, api_imports, api_loyalty, api_rewards, api_transfers, ops
+from . import (api_admin, api_jobs, api_customers, api_events, api_imports, api_loyalty, api_payouts, api_rewards,
+               api_transfers, ops)
 from .static import SWAGGER_UI_DIR, DocsStaticHandler
 
 API = [
@@ -55,6 +56,9 @@ API = [
     ("/v1/jobs/{code}/preview", api_jobs.JobPreviewHandler),
     ("/v1/jobs/{code}/run", api_jobs.JobRunHandler),
     ("/v1/jobs/{code}/runs", api_jobs.JobRunsHandler),
+    ("/v1/payouts", api_payouts.PayoutsHandler),
+    ("/v1/payouts/{payout_id}", api_payouts.PayoutHandler),
+    ("/v1/payouts/{payout_id}/cancel", api_payouts.PayoutCancelHandler),
 ]
 
 STATIC = [

@@ -47,6 +47,7 @@ CALLS = {
     ("/v1/jobs/{code}", "get"): 404, ("/v1/jobs/{code}", "patch"): 404, ("/v1/jobs/{code}", "delete"): 404,
     ("/v1/jobs/{code}/preview", "post"): 404, ("/v1/jobs/{code}/run", "post"): 404,
     ("/v1/jobs/{code}/runs", "get"): 404,
+    ("/v1/payouts/{payout_id}", "get"): 404, ("/v1/payouts/{payout_id}/cancel", "post"): 404,
 }
 # Routes that only ever act on the caller's own brand (lists, creations, upserts).
 OWN_BRAND_ONLY = {
@@ -58,12 +59,16 @@ OWN_BRAND_ONLY = {
     ("/v1/events", "post"), ("/v1/events/batch", "post"), ("/v1/rewards", "get"), ("/v1/rewards", "post"),
     ("/v1/jobs", "get"), ("/v1/jobs", "post"),
     ("/v1/imports/customers", "post"), ("/v1/imports/events", "post"),
+    ("/v1/payouts", "get"), ("/v1/payouts", "post"),
 }
 
 
 def test_every_route_isolates_brands(live, admin, shop):
     tid = setup_brand_b(admin)
     issued_id = admin.get("/v1/customers/bob@b.example/rewards", brand="bee").json()["data"][0]["id"]
+    payout_id = admin.post("/v1/payouts", brand="bee", headers={"Idempotency-Key": "bee-payout"}, json={
+        "customer_id": "bob@b.example", "asset": "CREDITS", "amount": "2.00", "rail": "chain",
+        "destination": {"address": "0x2B5AD5c4795c026514f8317c7a215E218DcCD6cF"}}).json()["id"]
     before = admin.get("/v1/customers/bob@b.example/balances", brand="bee").json()
     bob = "bob@b.example"
     calls = CALLS
@@ -80,7 +85,7 @@ def test_every_route_isolates_brands(live, admin, shop):
             if op.access == "public" or (template, method) not in calls:
                 continue
             path = template.format(customer_id=bob, transfer_id=tid, key_id=1, code="bee_rule", event_id="bee-ev-1",
-                                   reward_id=issued_id)
+                                   reward_id=issued_id, payout_id=payout_id)
             kw = {"json": bodies.get(template, {})} if method in ("post", "put", "patch") else {}
             r = shop.request(method.upper(), path, **kw)
             assert r.status_code == calls[(template, method)], (template, method, r.text)
@@ -93,6 +98,8 @@ def test_every_route_isolates_brands(live, admin, shop):
     assert admin.get(f"/v1/customers/{bob}", brand="bee").json()["name"] == "Bob"
     assert admin.get("/v1/customers/bob@b.example/balances", brand="bee").json() == before
     assert admin.get(f"/v1/transfers/{tid}", brand="bee").json()["status"] == "pending"
+    assert admin.get(f"/v1/payouts/{payout_id}", brand="bee").json()["status"] == "pending"
+    assert shop.get("/v1/payouts").json()["data"] == []
     assert admin.get("/v1/rules/bee_rule", brand="bee").json()["version"] == 1
     assert shop.get("/v1/bonus-awards", params={"customer_id": bob}).json()["data"] == []
 
