@@ -85,7 +85,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("SCHEDULER_LEASE_S", "30", _int_in(2, 3600), "Lease of the process running the scheduler, renewed each tick; another process on the same file takes over this long after the holder stops renewing it."),
     Setting("SCHEDULER_TICK_BUDGET_MS", "250", _int_in(10, 60_000), "Time one tick may spend running cron job chunks; the rest waits for the next tick."),
     Setting("JOB_SCAN_MAX", "2000", _int_in(10, 100_000), "Customers one cron job chunk (one writer transaction) looks at."),
-    Setting("JOB_EVENTS_MAX", "50", _int_in(1, 10_000), "Events one cron job chunk (one writer transaction) raises at most."),
+    Setting("JOB_EVENTS_MAX", "20", _int_in(1, 10_000), "Events one cron job chunk (one writer transaction) raises at most."),
     Setting("JOB_LATE_S", "60", _int_in(1, 86_400), "A job with catch_up \"skip\" runs an occurrence only if the scheduler reaches it within this many seconds."),
     Setting("HTTP_HEADER_TIMEOUT_S", "10", _int_in(1, 3600), "Seconds a connection may take to send a request's headers, and may stay idle between requests; then it is closed."),
     Setting("HTTP_BODY_TIMEOUT_S", "60", _int_in(1, 3600), "Seconds a client may take to send a whole request body; then the connection is closed."),

@@ -9,8 +9,9 @@ Each tick, in order, each step bounded and each failure logged without stopping 
 2. the built-in jobs: pending-transfer timeouts and lot expiry (`SCHEDULER_BATCH_MAX` of
    each), reward expiry, the idempotency purge, the payout drain (PAYOUT_DRAIN_BATCH_MAX);
 3. start the cron jobs that are due (a run per occurrence; the next occurrence scheduled);
-4. run chunks of the runs in progress until `SCHEDULER_TICK_BUDGET_MS` is spent (a job over
-   100k customers goes on over many ticks, and the writer serves requests between chunks).
+4. run chunks of the runs in progress, one chunk of each in turn, until
+   `SCHEDULER_TICK_BUDGET_MS` is spent (a job over 100k customers goes on over many ticks
+   without holding back a small job, and the writer serves requests between chunks).
 
 A tick never overlaps the previous one (a tick still running makes the next one a no-op).
 Time comes from the runtime's clock, so tests move it; `tick()` can be called directly.
@@ -124,16 +125,19 @@ class Scheduler:
         jobs = self.runtime.jobs
         deadline = time.monotonic() + self.budget_s
         runs = await self._step("running_jobs", lambda: jobs.running(self.limit)) or []
-        for run_id in runs:
-            while time.monotonic() < deadline:
+        while runs and time.monotonic() < deadline:  # round robin: a long run never starves the others
+            for run_id in list(runs):
+                if time.monotonic() >= deadline:
+                    break
                 try:
                     result = await jobs.step(run_id)
                 except Exception as exc:  # noqa: BLE001 - the run is retried next tick
                     self._failed(f"run {run_id}", exc)
-                    break
+                    runs.remove(run_id)
+                    continue
                 self.stats.chunks += 1
                 if result.done:
-                    break
+                    runs.remove(run_id)
         self.stats.lag_ms = await self._step("lag", self._lag) or 0
 
     async def _lag(self) -> int:

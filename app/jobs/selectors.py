@@ -3,8 +3,8 @@
 A selector is `{"all": [leaf, …]}` (every leaf holds; an empty list selects everyone) or
 `{"any": [leaf, …]}` (at least one), or one leaf alone. A leaf has exactly one key:
 
-- `birthday_today: true`, `created_anniversary_today: true` (in the brand's time zone; the
-  day the customer was created is not its anniversary);
+- `birthday_today: true`, `created_anniversary_today: true` (in the job's time zone, the
+  brand's by default; the day the customer was created is not its anniversary);
 - `inactive_days_gte: N` (no event for N days or more; a customer with none counts from
   its creation);
 - `status_in`, `tier_in`, `tag_in`: lists; `lifetime_points_gte: N`; `customer_ids`: a list.

@@ -204,3 +204,28 @@ def test_bad_job_fields_are_400(shop):
     assert shop.patch("/v1/jobs/j", json={"cron": None}).status_code == 400
     assert shop.delete("/v1/jobs/j").status_code == 200
     assert shop.get("/v1/jobs/j").status_code == 404
+
+
+def test_a_long_run_does_not_hold_back_a_small_one(tmp_path, clock):
+    from tests.api.conftest import serving
+    gen = serving(tmp_path, clock, job_scan_max=10, job_events_max=5, scheduler_tick_budget_ms=10)
+    live = next(gen)
+    try:
+        api = Api(live.url, brand="shop")
+        Api(live.url).post("/v1/brands", json={"code": "shop", "name": "Shop"})
+        for n in range(200):
+            api.put(f"/v1/customers/c{n:03d}", json={"tags": ["one"] if n == 150 else []})
+        job(api, "big", cron="0 * * * *", time_zone="UTC", event_type="SIGNUP", selector={"all": []})
+        job(api, "small", cron="0 * * * *", time_zone="UTC", event_type="SIGNUP",
+            selector={"all": [{"tag_in": ["one"]}]})
+        set_time(live, "2026-01-01T01:00:00Z")
+        s = scheduler(live)
+        for _ in range(40):
+            tick(live, s)
+            if api.get("/v1/jobs/small/runs").json()["data"][0]["status"] == "done":
+                break
+        big = api.get("/v1/jobs/big/runs").json()["data"][0]
+        assert big["status"] == "running"  # the small job finished while the big one goes on
+        api.client.close()
+    finally:
+        next(gen, None)
