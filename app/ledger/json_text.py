@@ -51,3 +51,24 @@ def compact_json(value: Any) -> bytes:
         return orjson.dumps(value, default=_any_as_text)
     except orjson.JSONEncodeError:  # past 64 bits, or text that is not Unicode: escape it all
         return json.dumps(value, separators=(",", ":"), ensure_ascii=True, default=_any_as_text).encode()
+
+
+def exact_json(value: Any) -> str:
+    """Canonical JSON (sorted keys, no spaces) whose numbers keep every digit they were
+    written with: for what must read back exactly as it was validated (rules' conditions
+    and actions, jobs' selectors and payloads). Read it back with `loads_exact`."""
+    if isinstance(value, Decimal):
+        if not value.is_finite():
+            raise ValueError("JSON has no NaN or infinity")
+        return str(value)
+    if isinstance(value, dict):
+        return "{" + ",".join(json.dumps(str(k), ensure_ascii=False) + ":" + exact_json(value[k])
+                              for k in sorted(value)) + "}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ",".join(exact_json(item) for item in value) + "]"
+    return json.dumps(value, ensure_ascii=False)
+
+
+def loads_exact(text: str) -> Any:
+    """JSON text with its non-integral numbers as Decimal (never float)."""
+    return json.loads(text, parse_float=Decimal)

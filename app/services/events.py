@@ -46,6 +46,7 @@ from .idempotency import differing_field, request_text
 from .ledger import check_customer_id
 
 MAX_EVENTS_PER_BATCH = 1000
+JOB_EVENT_PREFIX = "job-"  # the event ids cron jobs make (services.jobs.event_id_of)
 MAX_KNOWN_ACCOUNTS = 100_000  # account ids remembered per connection (see LedgerConnection)
 _TRANSFER_CODES = {"credit": "earn", "credit_rate": "cashback", "debit": "spend", "bonus": "bonus"}
 # The system account on the other side of the customer's, per effect that moves value.
@@ -278,6 +279,9 @@ def _refusal(problems: list[Problem] | tuple[Problem, ...]) -> LedgerError:
 
 def _process(conn: sqlite3.Connection, brand_id: int, event: EventIn, now_ms: int, dry_run: bool,
              raised_by_job: bool = False) -> EventAnswer:
+    if not raised_by_job and event.event_id.startswith(JOB_EVENT_PREFIX):
+        raise InvalidRequest(f"event ids starting with {JOB_EVENT_PREFIX!r} are the service's own (its cron jobs)",
+                             field="event_id")
     found = event_store.find_event(conn, brand_id, event.event_id)
     text = request_text(event.body)
     if found is not None:

@@ -23,6 +23,7 @@ from typing import Any, NamedTuple
 from ..clock import SystemClock
 from ..jobs import cron, selectors
 from ..ledger.errors import Conflict, InvalidRequest, LedgerError
+from ..ledger.json_text import loads_exact
 from ..rules.problems import InvalidRule, Problem
 from ..rules.tiers import TIER_DOWNGRADED, TIER_UPGRADED
 from ..store import jobs as job_store
@@ -30,11 +31,12 @@ from ..store.readers import Readers
 from ..store.rules import brand_config, zone_of
 from ..store.writer import Writer
 from ..times import rfc3339
-from .events import EventIn, EventAnswer, ingest_each
+from .events import JOB_EVENT_PREFIX, EventAnswer, EventIn, ingest_each
 from .ledger import check_time_zone
 
 log = logging.getLogger("app.jobs")
 PREVIEW_SAMPLE = 20
+LOGGED_FAILURES = 3  # per chunk; the run's `failed` counts them all
 
 
 class ChunkResult(NamedTuple):
@@ -56,13 +58,13 @@ def _customer(row: sqlite3.Row) -> selectors.CustomerRow:
 def _context(conn: sqlite3.Connection, job: sqlite3.Row, due_at_ms: int) -> tuple[selectors.Selector, selectors.Context]:
     config = brand_config(conn, job["brand_id"])
     zone = zone_of(job["time_zone"])
-    selector = selectors.parse(json.loads(job["selector"]))
+    selector = selectors.parse(loads_exact(job["selector"]))
     today = datetime.fromtimestamp(due_at_ms / 1000, tz=timezone.utc).astimezone(zone).date()
     return selector, selectors.Context(today, due_at_ms, zone, config.tiers)
 
 
 def event_id_of(job_id: int, bucket: str, customer_row: int) -> str:
-    return f"job-{job_id}-{''.join(ch for ch in bucket if ch.isdigit())}-{customer_row}"
+    return f"{JOB_EVENT_PREFIX}{job_id}-{''.join(ch for ch in bucket if ch.isdigit())}-{customer_row}"
 
 
 def run_chunk(conn: sqlite3.Connection, run_id: int, now_ms: int, scan_max: int, events_max: int) -> ChunkResult:
@@ -71,6 +73,9 @@ def run_chunk(conn: sqlite3.Connection, run_id: int, now_ms: int, scan_max: int,
     if run is None or run["status"] != "running":
         return ChunkResult(True, 0, 0, 0, 0, 0)
     job = job_store.job_by_id(conn, run["job_id"])
+    if not job["active"] or job["deleted_at_ms"] is not None:  # switched off mid-run: stop here
+        job_store.advance_run(conn, run_id, run["cursor"], 0, 0, 0, 0, 0, "job inactive", True, now_ms)
+        return ChunkResult(True, 0, 0, 0, 0, 0)
     selector, ctx = _context(conn, job, run["due_at_ms"])
     rows = job_store.customers_after(conn, job["brand_id"], run["cursor"], scan_max)
     cursor, picked, scanned = run["cursor"], [], 0
@@ -80,7 +85,7 @@ def run_chunk(conn: sqlite3.Connection, run_id: int, now_ms: int, scan_max: int,
         cursor, scanned = row["id"], scanned + 1
         if selector.matches(_customer(row), ctx):
             picked.append(row)
-    payload = json.loads(job["payload"])
+    payload = loads_exact(job["payload"])
     occurred = rfc3339(run["due_at_ms"])
     events = []
     for row in picked:
@@ -92,9 +97,12 @@ def run_chunk(conn: sqlite3.Connection, run_id: int, now_ms: int, scan_max: int,
     created = sum(1 for a in answers if isinstance(a, EventAnswer) and not a.replayed)
     existing = sum(1 for a in answers if isinstance(a, EventAnswer) and a.replayed)
     errors = [(e.event_id, a) for e, a in zip(events, answers) if isinstance(a, LedgerError)]
-    for event_id, error in errors:  # one failing customer is logged and does not stop the run
+    for event_id, error in errors[:LOGGED_FAILURES]:  # a failing customer is logged; the run goes on
         log.error(json.dumps({"event": "job_event_failed", "job": job["code"], "bucket": run["bucket"],
                               "event_id": event_id, "error": error.code, "message": error.message[:200]}))
+    if len(errors) > LOGGED_FAILURES:
+        log.error(json.dumps({"event": "job_events_failed", "job": job["code"], "bucket": run["bucket"],
+                              "more": len(errors) - LOGGED_FAILURES}))
     done = scanned == len(rows) < scan_max  # every customer left was scanned
     last_error = f"{errors[-1][0]}: {errors[-1][1].code}" if errors else None
     job_store.advance_run(conn, run_id, cursor, scanned, len(picked), created, existing, len(errors), last_error,

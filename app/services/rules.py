@@ -8,11 +8,12 @@ a rule that saved always ran through the same validators the engine uses.
 """
 from __future__ import annotations
 
-import json
 import sqlite3
-from typing import Any, Optional
+from typing import Any, Mapping, Optional
 
 from ..clock import SystemClock
+from ..ledger.errors import LimitExceeded
+from ..ledger.json_text import loads_exact
 from ..rules.actions import validate_actions
 from ..rules.catalog import ui_catalog
 from ..rules.conditions import validate_conditions
@@ -30,6 +31,7 @@ from .events import loyalty_json
 from .ledger import check_customer_id
 
 MAX_PRIORITY = 1_000_000
+MAX_CONDITION_WEIGHT_PER_EVENT_TYPE = 5_000  # condition nodes + list values over an event type's active rules
 
 
 def check_rule(conn: sqlite3.Connection, brand_id: int, code: str, fields: dict[str, Any]) -> None:
@@ -55,11 +57,65 @@ def check_rule(conn: sqlite3.Connection, brand_id: int, code: str, fields: dict[
     if starts is not None and ends is not None and starts >= ends:
         problems.append(Problem("ends_at", "ends_at must be after starts_at"))
     if fields["conditions"] is not None:
-        problems += validate_conditions(fields["conditions"], "conditions")
+        found = validate_conditions(fields["conditions"], "conditions")
+        problems += found or _unknown_names(fields["conditions"], "conditions", config)
+        if not found:
+            problems += _over_budget(config, fields, code)
     problems += validate_actions(fields["actions"], config.scales, bonuses=config.bonuses,
                                  rewards=reward_store.reward_codes(conn, brand_id), path="actions")
     if problems:
         raise InvalidRule.of(problems)
+
+
+def _leaves(node: Any, path: str):
+    """(path, leaf) of each leaf of a condition tree that parsed, as the parser names paths."""
+    if isinstance(node, dict) and "fact" in node:
+        yield path, node
+    elif isinstance(node, dict):
+        for key in ("all", "any"):
+            for index, child in enumerate(node.get(key) or ()):
+                yield from _leaves(child, f"{path}.{key}[{index}]")
+        if "not" in node:
+            yield from _leaves(node["not"], f"{path}.not")
+
+
+def _unknown_names(conditions: Any, path: str, config) -> list[Problem]:
+    """Facts that name a bonus or an event type the brand does not have: a typo there would
+    quietly never (or always) hold."""
+    problems = []
+    for where, leaf in _leaves(conditions, path):
+        name = leaf["fact"]
+        if name.startswith("bonus.") and name.removeprefix("bonus.").removesuffix(".awarded") not in config.bonuses:
+            problems.append(Problem(f"{where}.fact", f"unknown bonus in {name!r}; bonus definitions: "
+                                    f"{', '.join(sorted(config.bonuses)) or 'none yet'}"))
+        elif name.startswith("customer.events.") and name.removeprefix("customer.events.") not in config.event_types:
+            problems.append(Problem(f"{where}.fact", f"unknown event type in {name!r}; event types: "
+                                    f"{', '.join(sorted(config.event_types))}"))
+    return problems
+
+
+def _weight(conditions: Any) -> int:
+    """What evaluating a condition tree costs: its nodes plus the values of its lists."""
+    if isinstance(conditions, Mapping):
+        value = conditions.get("value")
+        items = len(value) if isinstance(value, (list, tuple)) else 0
+        return 1 + items + sum(_weight(child) for key in ("all", "any") for child in (conditions.get(key) or ())) \
+            + (_weight(conditions["not"]) if "not" in conditions else 0)
+    return 0
+
+
+def _over_budget(config, fields: dict[str, Any], code: str) -> list[Problem]:
+    """Every event of a type evaluates all its active rules in the one writer: their total
+    weight is bounded, so no brand can make events (and everyone's writes) slow."""
+    if not fields["active"]:
+        return []
+    total = _weight(fields["conditions"]) + sum(
+        _weight(rule.conditions) for rule in config.rules if rule.event_type == fields["event_type"] and rule.code != code)
+    if total > MAX_CONDITION_WEIGHT_PER_EVENT_TYPE:
+        return [Problem("conditions", f"the active rules of {fields['event_type']} would hold {total} conditions and"
+                        f" list values in all; at most {MAX_CONDITION_WEIGHT_PER_EVENT_TYPE} per event type",
+                        LimitExceeded.code)]
+    return []
 
 
 class RuleService:
@@ -101,7 +157,7 @@ class RuleService:
     async def get_rule(self, brand_id: int, code: str) -> dict:
         def query(conn: sqlite3.Connection) -> dict:
             row = rule_store.rule_row(conn, brand_id, code)
-            history = [{"version": v["version"], "definition": json.loads(v["definition"]),
+            history = [{"version": v["version"], "definition": loads_exact(v["definition"]),
                         "created_at": rfc3339(v["created_at_ms"])} for v in rule_store.rule_versions(conn, row["id"])]
             return {**rule_json(row), "history": history}
         return await self.readers.read(query)
@@ -156,8 +212,8 @@ def rule_json(row: sqlite3.Row, deleted: bool = False) -> dict:
     return {"code": row["code"], "version": row["version"], "name": row["name"], "event_type": row["event_type"],
             "priority": row["priority"], "active": bool(row["active"]) and not deleted,
             "stop_after": bool(row["stop_after"]),
-            "conditions": json.loads(row["conditions"]) if row["conditions"] is not None else None,
-            "actions": json.loads(row["actions"]), "starts_at": rfc3339(row["starts_at_ms"]),
+            "conditions": loads_exact(row["conditions"]) if row["conditions"] is not None else None,
+            "actions": loads_exact(row["actions"]), "starts_at": rfc3339(row["starts_at_ms"]),
             "ends_at": rfc3339(row["ends_at_ms"]), "deleted": deleted,
             "created_at": rfc3339(row["created_at_ms"]), "updated_at": rfc3339(row["updated_at_ms"])}
 

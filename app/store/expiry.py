@@ -49,6 +49,14 @@ def expire_due_holds(conn: sqlite3.Connection, now_ms: int, limit: int) -> Sweep
     return _each(conn, rows, lambda r: resolve_pending(conn, r[1], r[0], "expire", now_ms))
 
 
+def _earned_by_rule(conn: sqlite3.Connection, lot_id: int) -> bool:
+    """The lot came from a rule's credit (its transfer names the rule): those points counted
+    toward status; points credited by hand never did."""
+    row = conn.execute("SELECT json_extract(t.metadata, '$.rule') FROM lots l JOIN transfers t ON t.id = l.transfer_id"
+                       " WHERE l.id = ?", (lot_id,)).fetchone()
+    return row is not None and row[0] is not None
+
+
 def expire_due_lots(conn: sqlite3.Connection, now_ms: int, limit: int) -> SweepResult:
     """Move what remains of each expired lot to `breakage`, within the available balance;
     expired points of the tier asset lower the customer's status points (never below 0)."""
@@ -70,7 +78,8 @@ def expire_due_lots(conn: sqlite3.Connection, now_ms: int, limit: int) -> SweepR
             brand_id=account.brand_id, asset_id=account.asset_id, debit_account_id=account_id,
             credit_account_id=breakage.id, amount=amount, code="expiry",
             metadata={"lot_id": lot_id}, from_lot_id=lot_id), now_ms)
-        if asset.code == TIER_ASSET and account.kind == "customer":  # DESIGN §6a: expiry lowers status points
+        if asset.code == TIER_ASSET and account.kind == "customer" and _earned_by_rule(conn, lot_id):
+            # DESIGN §6a: expiry lowers status points, by what a rule earned (what counted)
             lower_status_points(conn, account.brand_id, account.owner, amount)
 
     return _each(conn, rows, expire)

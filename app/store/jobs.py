@@ -1,12 +1,11 @@
 """Cron jobs, their runs, and the scheduler's lease row (see migrations/0007_jobs.sql)."""
 from __future__ import annotations
 
-import json
 import sqlite3
 from typing import Any, Mapping, Optional
 
 from ..ledger.errors import Conflict, LimitExceeded, NotFound
-from ..ledger.json_text import canonical_json
+from ..ledger.json_text import exact_json, loads_exact
 
 MAX_JOBS_PER_BRAND = 200
 JOB_FIELDS = ("name", "cron", "time_zone", "active", "selector", "event_type", "payload", "catch_up")
@@ -55,14 +54,14 @@ def list_jobs(conn: sqlite3.Connection, brand_id: int, after_id: int, limit: int
 
 
 def definition(row: Mapping[str, Any]) -> dict[str, Any]:
-    return {name: (json.loads(row[name]) if name in ("selector", "payload") else
+    return {name: (loads_exact(row[name]) if name in ("selector", "payload") else
                    bool(row[name]) if name == "active" else row[name]) for name in JOB_FIELDS}
 
 
 def save_job(conn: sqlite3.Connection, brand_id: int, code: str, fields: Mapping[str, Any],
              next_due: Optional[tuple[str, int]], now_ms: int, *, create: bool) -> sqlite3.Row:
     values = (fields["name"], fields["cron"], fields["time_zone"], int(fields["active"]),
-              canonical_json(fields["selector"]), fields["event_type"], canonical_json(fields["payload"]),
+              exact_json(fields["selector"]), fields["event_type"], exact_json(fields["payload"]),
               fields["catch_up"], *(next_due or (None, None)))
     current = conn.execute("SELECT id, deleted_at_ms FROM jobs WHERE brand_id = ? AND code = ?",
                            (brand_id, code)).fetchone()

@@ -7,7 +7,6 @@ lives on the writer's connection and is forgotten on every rollback (see `sqlite
 """
 from __future__ import annotations
 
-import json
 import sqlite3
 from dataclasses import dataclass
 from datetime import datetime, timezone, tzinfo
@@ -16,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 from ..ledger.assets import Asset
 from ..ledger.errors import Conflict, LimitExceeded, NotFound
-from ..ledger.json_text import canonical_json
+from ..ledger.json_text import exact_json, loads_exact
 from ..rules.actions import BonusDefinition
 from ..rules.engine import Rule
 from ..rules.tiers import TIER_DOWNGRADED, TIER_UPGRADED, Tier
@@ -99,8 +98,8 @@ def _load(conn: sqlite3.Connection, brand_id: int, version: int, zone_name: str)
 
 def rule_value(row: sqlite3.Row) -> Rule:
     return Rule(code=row["code"], event_type=row["event_type"],
-                conditions=json.loads(row["conditions"]) if row["conditions"] is not None else None,
-                actions=json.loads(row["actions"]), priority=row["priority"], active=bool(row["active"]),
+                conditions=loads_exact(row["conditions"]) if row["conditions"] is not None else None,
+                actions=loads_exact(row["actions"]), priority=row["priority"], active=bool(row["active"]),
                 version=row["version"], starts_at=_ms_time(row["starts_at_ms"]),
                 ends_at=_ms_time(row["ends_at_ms"]), stop_after=bool(row["stop_after"]))
 
@@ -155,7 +154,7 @@ def definition(row: Mapping[str, Any]) -> dict[str, Any]:
 def _field(row: Mapping[str, Any], name: str) -> Any:
     value = row[name]
     if name in ("conditions", "actions") and isinstance(value, str):
-        return json.loads(value)
+        return loads_exact(value)
     if name in ("active", "stop_after"):
         return bool(value)
     return value
@@ -167,8 +166,8 @@ def save_rule(conn: sqlite3.Connection, brand_id: int, code: str, fields: Mappin
     current = conn.execute("SELECT * FROM rules WHERE brand_id = ? AND code = ?", (brand_id, code)).fetchone()
     values = (fields["name"], fields["event_type"], fields["priority"], int(fields["active"]),
               int(fields["stop_after"]),
-              None if fields["conditions"] is None else canonical_json(fields["conditions"]),
-              canonical_json(fields["actions"]), fields["starts_at_ms"], fields["ends_at_ms"])
+              None if fields["conditions"] is None else exact_json(fields["conditions"]),
+              exact_json(fields["actions"]), fields["starts_at_ms"], fields["ends_at_ms"])
     if current is None:
         if not create:
             raise NotFound("no such rule", rule=code)
@@ -193,7 +192,7 @@ def save_rule(conn: sqlite3.Connection, brand_id: int, code: str, fields: Mappin
             " deleted_at_ms = NULL, updated_at_ms = ? WHERE id = ? RETURNING *",
             (*values, now_ms, current["id"])).fetchone()
     conn.execute("INSERT INTO rule_versions (rule_id, version, definition, created_at_ms) VALUES (?, ?, ?, ?)",
-                 (row["id"], row["version"], canonical_json(definition(row)), now_ms))
+                 (row["id"], row["version"], exact_json(definition(row)), now_ms))
     bump(conn, brand_id)
     return row
 

@@ -345,3 +345,55 @@ def test_readme_seed_004_quick_start(shop):
                                                           "customer_id": "p-2", "payload": {"amount": "80.00"}})
     assert what_if.status_code == 200
     assert {b["asset"]: b["balance"] for b in what_if.json()["balances"]} == {"POINTS": "580", "USD": "4.00"}
+
+
+def test_numbers_in_saved_rules_read_back_exact(shop):
+    """A rule saved with JSON numbers with decimals keeps working (they are never floats)."""
+    rule(shop, "big_spender", conditions={"fact": "payload.amount", "op": "gte", "value": 49.99},
+         actions=[{"type": "add_tag", "tag": "big"}, {"type": "credit", "asset": "USD", "amount": 1.5}])
+    body = purchase(shop, "n-1", amount="50.00").json()
+    assert [e["rule"] for e in body["executions"]] == ["big_spender", "purchase_cashback"], body
+    assert {b["asset"]: b["balance"] for b in body["balances"]} == {"USD": "4.00"}
+    assert shop.get("/v1/rules/big_spender").json()["history"][0]["definition"]["conditions"]["value"] == 49.99
+
+
+def test_facts_naming_an_unknown_bonus_or_event_type_are_400(shop):
+    for fact in ("bonus.NOPE.awarded", "customer.events.NOPE"):
+        r = shop.post("/v1/rules", json={"code": "t", "name": "t", "event_type": "PURCHASE", "actions": [],
+                                         "conditions": {"all": [{"fact": fact, "op": "present"}]}})
+        assert r.status_code == 400, r.text
+        assert r.json()["error"]["details"]["problems"][0]["path"] == "conditions.all[0].fact"
+
+
+def test_the_rules_of_one_event_type_have_a_total_budget(shop):
+    big = {"any": [{"fact": "payload.sku", "op": "in", "value": [f"s{n}" for n in range(100)]} for _ in range(45)]}
+    rule(shop, "first_big", conditions=big, actions=[])
+    r = shop.post("/v1/rules", json={"code": "second_big", "name": "x", "event_type": "PURCHASE", "actions": [],
+                                     "conditions": big})
+    assert r.status_code == 400 and "at most 5000" in r.text
+    assert shop.post("/v1/rules", json={"code": "second_big", "name": "x", "event_type": "SIGNUP", "actions": [],
+                                        "conditions": big}).status_code == 201  # another type has its own
+
+
+def test_job_event_ids_are_reserved(shop):
+    r = shop.post("/v1/events", json={"event_id": "job-1-202601010900-1", "event_type": "PURCHASE",
+                                      "customer_id": "a", "payload": {"amount": "1.00"}})
+    assert r.status_code == 400 and r.json()["error"]["details"]["field"] == "event_id"
+
+
+def test_expiry_lowers_status_points_only_by_points_a_rule_earned(admin, live):
+    assert admin.post("/v1/brands", json={"code": "exp2", "name": "Exp", "points_expiry_days": 30}).status_code == 201
+    api = Api(live.url, brand="exp2")
+    rule(api, "points", actions=[{"type": "credit_rate", "asset": "POINTS", "of": "payload.amount",
+                                  "rate_bps": 10000}])
+    assert api.post("/v1/customers/alice/credit", json={"asset": "POINTS", "amount": "500"}).status_code == 201
+    live.clock.advance(days=10)
+    purchase(api, "x-1", amount="150")
+    live.clock.advance(days=21)  # the hand-credited lot expires, the earned one not yet
+    import asyncio
+    asyncio.run_coroutine_threadsafe(live.runtime.ledger.sweep(100), live.loop).result(10)
+    assert balance(api, "alice", "POINTS") == "150"
+    assert api.get("/v1/customers/alice/loyalty").json()["status_points"] == 150
+    live.clock.advance(days=10)
+    asyncio.run_coroutine_threadsafe(live.runtime.ledger.sweep(100), live.loop).result(10)
+    assert api.get("/v1/customers/alice/loyalty").json()["status_points"] == 0

@@ -229,3 +229,26 @@ def test_a_long_run_does_not_hold_back_a_small_one(tmp_path, clock):
         api.client.close()
     finally:
         next(gen, None)
+
+
+def test_switching_a_job_off_stops_its_run_in_progress(tmp_path, clock):
+    from tests.api.conftest import serving
+    gen = serving(tmp_path, clock, job_scan_max=10, job_events_max=5, scheduler_tick_budget_ms=10)
+    live = next(gen)
+    try:
+        api = Api(live.url, brand="shop")
+        Api(live.url).post("/v1/brands", json={"code": "shop", "name": "Shop"})
+        for n in range(100):
+            api.put(f"/v1/customers/c{n:03d}", json={})
+        job(api, "all", cron="0 * * * *", time_zone="UTC", event_type="SIGNUP", selector={"all": []})
+        set_time(live, "2026-01-01T01:00:00Z")
+        s = scheduler(live)
+        tick(live, s)
+        assert api.get("/v1/jobs/all/runs").json()["data"][0]["status"] == "running"
+        api.patch("/v1/jobs/all", json={"active": False})
+        tick(live, s)
+        run = api.get("/v1/jobs/all/runs").json()["data"][0]
+        assert run["status"] == "done" and run["last_error"] == "job inactive" and run["created"] < 100
+        api.client.close()
+    finally:
+        next(gen, None)

@@ -64,3 +64,32 @@ def test_previous_occurrence_is_the_current_bucket():
 def test_bad_cron_is_400(bad):
     with pytest.raises(InvalidRequest):
         check_cron(bad)
+
+
+@pytest.mark.parametrize("bad", ["0 0 31 2 *", "0 0 30 2 *", "0 0 31 4,6,9,11 *", "0 0 15 2 1#5", "R R * * *",
+                                 "0 0 L * *", "0 0 15W * *", "@daily", "*/0 * * * *", "0 9 * * xyz"])
+def test_crons_that_never_fire_or_use_extensions_are_400(bad):
+    with pytest.raises(InvalidRequest):
+        check_cron(bad)
+
+
+@pytest.mark.parametrize("good", ["0 9 * * *", "*/15 8-18 * * mon-fri", "0 0 29 2 *", "30 2 1,15 jan,jul *",
+                                  "0 12 * * 0"])
+def test_plain_crons_are_accepted(good):
+    assert check_cron(good) == good
+
+
+def test_the_latest_occurrence_after_a_long_downtime_is_found_at_once():
+    import time
+    started = time.monotonic()
+    latest = previous_at_or_before("* * * * *", ZoneInfo("Europe/Paris"), ms(2026, 11, 22, 6, 24, 30))
+    assert latest.bucket == "2026-11-22T07:24"  # 06:24 UTC is 07:24 in Paris
+    from app.jobs.cron import latest_at_or_before
+    found = latest_at_or_before("* * * * *", ZoneInfo("UTC"), ms(2026, 11, 22, 6, 24), ms(2026, 8, 1))
+    assert found.bucket == "2026-11-22T06:24"
+    assert time.monotonic() - started < 1
+    # a repeated hour: the latest occurrence at 01:45 on fall-back night (second pass) is 01:30's first instant
+    ny = ZoneInfo("America/New_York")
+    second_pass = ms(2026, 11, 1, 6, 45)  # 01:45 EST, after clocks fell back
+    got = latest_at_or_before("30 1 * * *", ny, second_pass, second_pass - DAY_MS)
+    assert got.bucket == "2026-11-01T01:30" and got.at_ms == ms(2026, 11, 1, 5, 30)
