@@ -336,7 +336,8 @@ class ChainRail:
                 return w3.eth.get_balance(address)
             lib = libs()
             data = dev_token.BALANCE_OF_SELECTOR + lib.encode(["address"], [address])
-            return lib.decode(["uint256"], w3.eth.call({"to": token, "data": "0x" + data.hex()}))[0]
+            return lib.decode(["uint256"], w3.eth.call({"from": self.payer or ZERO_ADDRESS, "to": token,
+                                                      "data": "0x" + data.hex()}))[0]
         return self.query(read)
 
     def close(self) -> None:
