@@ -1,9 +1,10 @@
 """The payout drain (DESIGN §8): one bounded step of the scheduler's tick.
 
 Each run takes the due unfinished payouts (at most PAYOUT_DRAIN_BATCH_MAX, oldest first):
-1. **claim** the pending ones in one writer command: `pending → submitted` (from then on a
-   cancel is refused: the rail may have it) and, for a rail with a `stage` hook (the chain),
-   the work that must be durable before any I/O (nonce, signature, stored transaction);
+1. **claim** the pending ones, `CLAIMS_PER_COMMAND` per writer command: `pending →
+   submitted` (from then on a cancel is refused: the rail may have it) and, for a rail
+   with a `stage` hook (the chain), the work that must be durable before any I/O (nonce,
+   signature, stored transaction);
 2. call the rails **outside any transaction**, one payout after the other: `submit` for a
    payout the rail has not acknowledged yet, `check` for one it has (`provider_ref`);
 3. **apply** every outcome in one writer command: `Submitted`/`Pending` store the ref and
@@ -31,6 +32,9 @@ from .rails import Confirmed, Failed, Outcome, Pending, PayoutOrder, Retry, Subm
 
 log = logging.getLogger("app.payouts")
 RETRY_BASE_MS = 1000
+# A chain claim signs inside the writer's transaction (~3 ms with eth-keys' pure-Python
+# backend): a few per command keep the writer free for requests between them.
+CLAIMS_PER_COMMAND = 8
 MISSING_RAIL_RETRY_S = 300.0
 
 
@@ -96,8 +100,11 @@ class PayoutDrain:
             hook = getattr(rail, "prepare", None)
             if hook is not None:
                 prepared[name] = await hook([order_of(r) for r in rows if r["rail"] == name])
-        now = self.clock.now_ms()
-        return await self.writer.submit(lambda c: self._claim_command(c, rows, prepared, now))
+        claimed: dict[int, Optional[str]] = {}
+        for start in range(0, len(rows), CLAIMS_PER_COMMAND):
+            chunk, now = rows[start:start + CLAIMS_PER_COMMAND], self.clock.now_ms()
+            claimed.update(await self.writer.submit(lambda c: self._claim_command(c, chunk, prepared, now)))
+        return claimed
 
     def _claim_command(self, conn: sqlite3.Connection, rows: list[sqlite3.Row], prepared: dict,
                        now_ms: int) -> dict[int, Optional[str]]:
