@@ -10,9 +10,11 @@ from .config import Config
 from .payouts.outbox import PayoutDrain
 from .payouts.registry import build_rails
 from .services.events import EventService
+from .services.giftcards import GiftCardService
 from .services.jobs import JobService
 from .services.ledger import LedgerService
 from .services.payouts import PayoutService
+from .services.referrals import ReferralService
 from .services.rewards import RewardService
 from .services.rules import RuleService
 from .store import service_lock
@@ -39,6 +41,8 @@ class Runtime:
         self.readers = Readers(DbSettings.from_config(config, role="reader"), config.reader_pool_size)
         self.ledger = LedgerService(self.writer, self.readers, self.clock)
         self.rewards = RewardService(self.ledger)
+        self.referrals = ReferralService(self.ledger)
+        self.giftcards = GiftCardService(self.ledger)
         self.events = EventService(self.writer, self.readers, self.clock)
         self.rules = RuleService(self.writer, self.readers, self.clock)
         self.scheduler = None  # app.jobs.scheduler.Scheduler, started by `serve` (needs the event loop)

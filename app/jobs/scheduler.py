@@ -94,6 +94,7 @@ class Scheduler:
             rt = self.runtime
             await self._step("holds_and_lots", lambda: rt.ledger.sweep(self.limit))
             await self._step("rewards", lambda: rt.rewards.expire_due(self.limit))
+            await self._step("gift_cards", lambda: rt.giftcards.expire_due(self.limit))
             await self._step("idempotency_purge", rt.purge_idempotency)
             await self._step("payouts", rt.payout_drain.run)
             started = await self._step("start_due_jobs", lambda: rt.jobs.start_due(self.limit))

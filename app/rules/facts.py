@@ -16,6 +16,9 @@ Decisions where DESIGN §6a is silent:
   moment and `today`, never negative (a customer created "after" a backdated event is 0);
 - `customer.birthday_today` is false without a birthdate; a 29 February birthday is
   celebrated on 28 February in other years;
+- `customer.referred` is the one fact that can reflect the event itself: a PURCHASE or
+  SIGNUP naming an ambassador's referral code links the customer before the rules run, so
+  the commission rule pays on that very purchase;
 - `customer.events.<TYPE>` counts earlier events only: the one being processed is not in
   it, so `eq 0` means "first";
 - path segments index objects by key and arrays by a decimal index (`payload.items.0.sku`).
@@ -101,6 +104,7 @@ class CustomerSnapshot:
     birthdate: date | None = None
     event_counts: Mapping[str, int] = field(default_factory=dict)  # earlier events by type
     bonuses_awarded: frozenset[str] = frozenset()  # bonus codes awarded in their current period
+    referred: bool = False  # linked to a referring ambassador (seed 001's referral network)
 
     def __post_init__(self) -> None:
         _require_aware("created_at", self.created_at)
@@ -213,6 +217,9 @@ FACTS: tuple[FactSpec, ...] = (
            "calendar days since the customer's previous event; absent before the first"),
     _fixed("customer.birthday_today", "boolean", _birthday_today,
            "today is the customer's birthday (29 February: 28 February in other years); false without a birthdate"),
+    _fixed("customer.referred", "boolean", lambda f: f.customer.referred,
+           "an ambassador referred the customer (linked by the referral_code of this or an earlier"
+           " PURCHASE or SIGNUP)"),
     FactSpec("customer.events.<EVENT_TYPE>", rf"customer\.events\.(?P<arg>{CODE_PATTERN})", "number",
              lambda f, arg: f.customer.event_counts.get(arg, 0), "customer.events.PURCHASE",
              "how many earlier events of that type the customer has (eq 0: this is the first)"),

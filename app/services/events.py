@@ -33,6 +33,7 @@ from ..rules.tiers import (TIER_ASSET, TIER_DOWNGRADED, TIER_UPGRADED, LoyaltyPo
                            points_after)
 from ..store import balances as balance_store
 from ..store import events as event_store
+from ..store import referrals as referral_store
 from ..store import rewards as reward_store
 from ..store.accounts import ensure_account, find_account, load_many
 from ..store.customers import customer_id_of, ensure_customer
@@ -101,6 +102,9 @@ class _Ingest:
             raise InvalidRequest("internal event types are raised by the service (its jobs and tier changes),"
                                  " never sent", field="event_type", event_type=ev.event_type)
         self.customer_row = ensure_customer(self.conn, self.brand_id, ev.customer_id, self.now_ms)
+        if ev.event_type in referral_store.REFERRAL_EVENT_TYPES:  # the first code that names an ambassador links
+            referral_store.link_referral(self.conn, self.brand_id, self.customer_row, ev.payload.get("referral_code"),
+                                         ev.event_id, self.now_ms)
         occurred_ms = self.now_ms if ev.occurred_at_ms is None else ev.occurred_at_ms
         local = datetime.fromtimestamp(occurred_ms / 1000, tz=config.zone)
         now = datetime.fromtimestamp(self.now_ms / 1000, tz=timezone.utc)
@@ -162,7 +166,9 @@ class _Ingest:
         elif isinstance(effect, fx.SetStatus):
             event_store.set_status(self.conn, self.customer_row, effect.status, self.now_ms)
         elif isinstance(effect, fx.PayCommission):
-            return None  # the referral network pays commissions (no ambassador: no effect)
+            shown = self._pay_commission(effect, version)
+            if shown is None:
+                return None  # no ambassador, or a commission that rounds to nothing: no effect
         applied.append(effect)
         return shown
 
@@ -212,6 +218,29 @@ class _Ingest:
         issuance = self._account(asset, "system", "issuance")
         code = "earn" if action == "credit_rate" and asset.code == TIER_ASSET else _TRANSFER_CODES[action]
         return self._transfer(asset, issuance, to, effect.amount_minor, code, effect.rule_code, version)
+
+    def _pay_commission(self, effect: fx.PayCommission, version: int) -> Optional[dict]:
+        """Pay the ambassador the event's referral code names, else the customer's referrer, at
+        its own rate, else its group's, else the action's; its description, or None."""
+        payee = referral_store.commission_payee(self.conn, self.brand_id, self.customer_row, effect.referral_code)
+        if payee is None:
+            return None
+        asset = self.config.assets[effect.asset]
+        rate_bps = effect.default_rate_bps if payee.rate_bps is None else payee.rate_bps
+        amount = effect.amount_minor(rate_bps, asset.scale)
+        if amount == 0:
+            return None
+        key = (asset.id, "customer", payee.customer)
+        to = self.account_ids.get(key)
+        if to is None:  # `_account` makes accounts of the event's customer; this one is the ambassador's
+            account = ensure_account(self.conn, asset, "customer", payee.customer, self.now_ms, payee.customer_row)
+            to = self.account_ids[key] = account.id
+            self.accounts.setdefault(to, account)
+        issuance = self._account(asset, "system", "issuance")
+        transfer = self._transfer(asset, issuance, to, amount, "commission", effect.rule_code, version)
+        return {**fx.describe(effect, self.config.scales), "ambassador_id": str(payee.ambassador_id),
+                "ambassador_customer_id": payee.customer, "rate_bps": rate_bps,
+                "amount": format_amount(amount, asset.scale), "transfer_id": str(transfer)}
 
     def _debit(self, effect: fx.Debit, version: int) -> int:
         asset = self.config.assets[effect.asset]

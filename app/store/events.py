@@ -56,10 +56,11 @@ def _time(ms: Optional[int]) -> Optional[datetime]:
 
 def customer_snapshot(conn: sqlite3.Connection, customer_row: int, config: BrandConfig,
                       today: date) -> tuple[CustomerSnapshot, LoyaltyPoints]:
-    """The customer before the event: its profile, points, tier, event counts and the
-    bonuses awarded in their current period."""
+    """The customer before the event: its profile, points, tier, event counts, the
+    bonuses awarded in their current period, and whether an ambassador referred it."""
     c = conn.execute("SELECT created_at_ms, status, tags, attributes, birthdate, status_points, lifetime_points,"
-                     " last_event_at_ms FROM customers WHERE id = ?", (customer_row,)).fetchone()
+                     " last_event_at_ms, EXISTS (SELECT 1 FROM referrals r WHERE r.customer_id = customers.id)"
+                     " AS referred FROM customers WHERE id = ?", (customer_row,)).fetchone()
     counts = dict(conn.execute("SELECT event_type, count FROM customer_event_counts WHERE customer_id = ?",
                                (customer_row,)).fetchall())
     awarded = frozenset()
@@ -76,7 +77,7 @@ def customer_snapshot(conn: sqlite3.Connection, customer_row: int, config: Brand
         tags=tuple(json.loads(c["tags"])), attributes=json.loads(c["attributes"]),
         status_points=c["status_points"], lifetime_points=c["lifetime_points"],
         last_event_at=_time(c["last_event_at_ms"]), birthdate=birthdate, event_counts=counts,
-        bonuses_awarded=awarded)
+        bonuses_awarded=awarded, referred=bool(c["referred"]))
     return snapshot, LoyaltyPoints(c["status_points"], c["lifetime_points"])
 
 

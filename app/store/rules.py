@@ -29,6 +29,15 @@ DEFAULT_RULE = {"code": "purchase_cashback", "name": "5% cashback on purchases",
                 "actions": [{"type": "credit_rate", "asset": "USD", "of": "payload.amount", "rate_bps": 500,
                              "rounding": "down"}],
                 "starts_at_ms": None, "ends_at_ms": None}
+# Seed 001's ambassador commission, beside the cashback: it matches only for a customer an
+# ambassador referred (a PURCHASE naming a referral code links it first), and pays that
+# ambassador at its own rate, else its group's, else 5%.
+DEFAULT_COMMISSION_RULE = {
+    "code": "referral_commission", "name": "Commission to the referring ambassador", "event_type": "PURCHASE",
+    "priority": 110, "active": True, "stop_after": False,
+    "conditions": {"fact": "customer.referred", "op": "eq", "value": True},
+    "actions": [{"type": "commission", "asset": "USD", "of": "payload.amount", "rate_bps": 500, "rounding": "down"}],
+    "starts_at_ms": None, "ends_at_ms": None}
 MAX_RULES_PER_BRAND = 500
 MAX_EVENT_TYPES_PER_BRAND = 200
 MAX_BONUS_DEFINITIONS_PER_BRAND = 500
@@ -250,7 +259,9 @@ def list_bonus_definitions(conn: sqlite3.Connection, brand_id: int) -> list[sqli
 
 
 def seed_defaults(conn: sqlite3.Connection, brand_id: int, now_ms: int) -> None:
-    """A new brand's event types and its `purchase_cashback` rule (DESIGN §6a)."""
+    """A new brand's event types, its `purchase_cashback` rule (DESIGN §6a) and its
+    `referral_commission` rule (seed 001)."""
     for code, name, internal in DEFAULT_EVENT_TYPES:
         create_event_type(conn, brand_id, code, name, now_ms, internal=bool(internal))
-    save_rule(conn, brand_id, DEFAULT_RULE["code"], DEFAULT_RULE, now_ms, create=True)
+    for rule in (DEFAULT_RULE, DEFAULT_COMMISSION_RULE):
+        save_rule(conn, brand_id, rule["code"], rule, now_ms, create=True)

@@ -10,6 +10,7 @@ import re
 
 from . import (api_admin, api_jobs, api_customers, api_events, api_imports, api_loyalty, api_payouts, api_rewards,
                api_transfers, ops)
+from . import api_giftcards, api_referrals, pages_public
 from .static import SWAGGER_UI_DIR, DocsStaticHandler
 
 API = [
@@ -59,6 +60,17 @@ API = [
     ("/v1/payouts", api_payouts.PayoutsHandler),
     ("/v1/payouts/{payout_id}", api_payouts.PayoutHandler),
     ("/v1/payouts/{payout_id}/cancel", api_payouts.PayoutCancelHandler),
+    ("/v1/groups", api_referrals.GroupsHandler),
+    ("/v1/ambassadors", api_referrals.AmbassadorsHandler),
+    ("/v1/qrcodes", api_referrals.QrCodesHandler),
+    ("/v1/qrcodes/{code}.svg", api_referrals.QrSvgHandler),  # before /v1/qrcodes/{code}: matched in order
+    ("/v1/qrcodes/{code}.png", api_referrals.QrPngHandler),
+    ("/v1/qrcodes/{code}", api_referrals.QrCodeHandler),
+    ("/q/{code}", pages_public.QrLandingHandler),
+    ("/v1/gift-cards", api_giftcards.GiftCardsHandler),
+    ("/v1/gift-cards/{card_id}/void", api_giftcards.GiftCardVoidHandler),
+    ("/v1/gift-cards/{code}/redeem", api_giftcards.GiftCardRedeemHandler),
+    ("/v1/gift-cards/{code}", api_giftcards.GiftCardHandler),
 ]
 
 STATIC = [

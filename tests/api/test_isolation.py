@@ -25,6 +25,17 @@ def setup_brand_b(admin):
     return pending["transfer_id"]
 
 
+def setup_referrals_b(admin):
+    """B's ambassador, QR code and gift card: (ambassador id, QR code, card code, card id)."""
+    b = {"brand": "bee"}
+    group = admin.post("/v1/groups", json={"code": "bees", "name": "Bees", "commission_bps": 800}, **b)
+    assert group.status_code == 201, group.text
+    amb = admin.post("/v1/ambassadors", json={"customer_id": "bob@b.example", "group": "bees"}, **b).json()
+    qr = admin.post("/v1/qrcodes", json={"ambassador_id": amb["id"]}, **b).json()
+    card = admin.post("/v1/gift-cards", json={"asset": "USD", "amount": "20.00"}, **b).json()
+    return amb["id"], qr["code"], card["code"], card["id"]
+
+
 # Every brand route, and what brand A's key gets when it names brand B's resources.
 CALLS = {
     ("/v1/brands", "get"): 403, ("/v1/brands", "post"): 403, ("/v1/api-keys", "get"): 403,
@@ -47,6 +58,10 @@ CALLS = {
     ("/v1/jobs/{code}", "get"): 404, ("/v1/jobs/{code}", "patch"): 404, ("/v1/jobs/{code}", "delete"): 404,
     ("/v1/jobs/{code}/preview", "post"): 404, ("/v1/jobs/{code}/run", "post"): 404,
     ("/v1/jobs/{code}/runs", "get"): 404,
+    ("/v1/qrcodes", "post"): 404, ("/v1/qrcodes/{code}", "get"): 404, ("/v1/qrcodes/{code}.svg", "get"): 404,
+    ("/v1/qrcodes/{code}.png", "get"): 404,
+    ("/v1/gift-cards/{code}", "get"): 404, ("/v1/gift-cards/{code}/redeem", "post"): 404,
+    ("/v1/gift-cards/{card_id}/void", "post"): 404,
     ("/v1/payouts/{payout_id}", "get"): 404, ("/v1/payouts/{payout_id}/cancel", "post"): 404,
 }
 # Routes that only ever act on the caller's own brand (lists, creations, upserts).
@@ -59,12 +74,15 @@ OWN_BRAND_ONLY = {
     ("/v1/events", "post"), ("/v1/events/batch", "post"), ("/v1/rewards", "get"), ("/v1/rewards", "post"),
     ("/v1/jobs", "get"), ("/v1/jobs", "post"),
     ("/v1/imports/customers", "post"), ("/v1/imports/events", "post"),
+    ("/v1/groups", "get"), ("/v1/groups", "post"), ("/v1/ambassadors", "get"), ("/v1/ambassadors", "post"),
+    ("/v1/gift-cards", "get"), ("/v1/gift-cards", "post"),
     ("/v1/payouts", "get"), ("/v1/payouts", "post"),
 }
 
 
 def test_every_route_isolates_brands(live, admin, shop):
     tid = setup_brand_b(admin)
+    amb_id, qr_code, card_code, card_id = setup_referrals_b(admin)
     issued_id = admin.get("/v1/customers/bob@b.example/rewards", brand="bee").json()["data"][0]["id"]
     payout_id = admin.post("/v1/payouts", brand="bee", headers={"Idempotency-Key": "bee-payout"}, json={
         "customer_id": "bob@b.example", "asset": "CREDITS", "amount": "2.00", "rail": "chain",
@@ -78,14 +96,18 @@ def test_every_route_isolates_brands(live, admin, shop):
               "/v1/transfers/batch": {"atomic": True, "transfers": [
                   {"from_customer": bob, "to_customer": "pat@b.example", "asset": "CREDITS", "amount": "1.00"}]},
               "/v1/brands": {"code": "x", "name": "x"}, "/v1/api-keys": {"role": "admin"},
-              "/v1/customers/{customer_id}/rewards": {"reward": "BEE_MUG"}}
+              "/v1/customers/{customer_id}/rewards": {"reward": "BEE_MUG"},
+              "/v1/qrcodes": {"ambassador_id": amb_id},
+              "/v1/gift-cards/{code}/redeem": {"customer_id": bob, "amount": "1.00"}}
+    codes = {"/v1/qrcodes/": qr_code, "/v1/gift-cards/": card_code}  # {code} of these routes: B's
     walked = set()
     for template, handler in API:
         for method, op in handler.OPS.items():
             if op.access == "public" or (template, method) not in calls:
                 continue
-            path = template.format(customer_id=bob, transfer_id=tid, key_id=1, code="bee_rule", event_id="bee-ev-1",
-                                   reward_id=issued_id, payout_id=payout_id)
+            code = next((c for prefix, c in codes.items() if template.startswith(prefix)), "bee_rule")
+            path = template.format(customer_id=bob, transfer_id=tid, key_id=1, code=code, event_id="bee-ev-1",
+                                   reward_id=issued_id, card_id=card_id, payout_id=payout_id)
             kw = {"json": bodies.get(template, {})} if method in ("post", "put", "patch") else {}
             r = shop.request(method.upper(), path, **kw)
             assert r.status_code == calls[(template, method)], (template, method, r.text)
@@ -102,6 +124,10 @@ def test_every_route_isolates_brands(live, admin, shop):
     assert shop.get("/v1/payouts").json()["data"] == []
     assert admin.get("/v1/rules/bee_rule", brand="bee").json()["version"] == 1
     assert shop.get("/v1/bonus-awards", params={"customer_id": bob}).json()["data"] == []
+    assert [shop.get(path).json()["data"] for path in ("/v1/groups", "/v1/ambassadors", "/v1/gift-cards")] == [[]] * 3
+    card = admin.get(f"/v1/gift-cards/{card_code}", brand="bee").json()
+    assert (card["status"], card["balance"]) == ("active", "20.00")
+    assert admin.get(f"/v1/qrcodes/{qr_code}", brand="bee").json()["scans"] == 0
 
 
 def test_every_brand_route_is_covered_by_the_walk():

@@ -23,7 +23,7 @@ SHOP = facts(
     status_points=1200, lifetime_points=5000,
     created_at=datetime(2026, 1, 1, 12, tzinfo=UTC),      # 07:00 on 1 January in the brand's zone
     last_event_at=datetime(2026, 2, 23, 3, 0, tzinfo=UTC),  # 22:00 on 22 February in the brand's zone
-    birthdate=date(1990, 3, 2), event_counts={"PURCHASE": 4}, bonuses_awarded={"WELCOME"})
+    birthdate=date(1990, 3, 2), event_counts={"PURCHASE": 4}, bonuses_awarded={"WELCOME"}, referred=True)
 
 
 def holds(condition, on=SHOP) -> bool:
@@ -47,6 +47,7 @@ FACT_CASES = [
     ("customer.days_since_last_event", "eq", 8),      # 22 February local (23 February UTC) → 2 March
     ("customer.birthday_today", "eq", True),
     ("customer.events.PURCHASE", "eq", 4),
+    ("customer.referred", "eq", True),
     ("bonus.WELCOME.awarded", "eq", True),
 ]
 
