@@ -42,6 +42,13 @@ def _text(raw: str) -> str:
     return raw.strip()
 
 
+def _secret(raw: str) -> str:
+    value = raw.strip()
+    if value and len(value) < 32:
+        raise ValueError("must be empty (generated) or at least 32 characters")
+    return value
+
+
 def _optional_int(lo: int, hi: int) -> Callable[[str], int | None]:
     def parse(raw: str) -> int | None:
         return _int_in(lo, hi)(raw) if raw.strip() else None
@@ -90,6 +97,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("HTTP_HEADER_TIMEOUT_S", "10", _int_in(1, 3600), "Seconds a connection may take to send a request's headers, and may stay idle between requests; then it is closed."),
     Setting("HTTP_BODY_TIMEOUT_S", "60", _int_in(1, 3600), "Seconds a client may take to send a whole request body; then the connection is closed."),
     Setting("HTTP_MAX_CONNECTIONS", "1000", _int_in(1, 1_000_000), "Open HTTP connections (idle keep-alive ones included) beyond which a new one gets 503 unavailable and is closed at once."),
+    Setting("COOKIE_SECRET", "", _secret, "Key that signs the web pages' cookies and customer portal links (32+ characters). Empty: one is generated on first start and written to data/cookie_secret (0600); changing it signs everyone out and voids every portal link."),
+    Setting("CONSOLE_SESSION_S", "28800", _int_in(60, 30 * 86400), "How long a staff console sign-in lasts; the API key is checked again on every page, so a revoked key is out at once."),
+    Setting("PORTAL_LINK_TTL_S", "3600", _int_in(60, 30 * 86400), "How long a customer portal link (POST /v1/customers/{id}/portal-link) stays valid."),
     Setting("WEB3_PROVIDER_URL", "", _text, "JSON-RPC URL of an Ethereum node for chain payouts; empty: an in-process dev chain (eth-tester) with a funded payer and a deployed ERC-20, lost at every restart (README, Payouts)."),
     Setting("PAYOUT_PRIVATE_KEY", "", _text, "Hex private key of the payer account on WEB3_PROVIDER_URL's chain (required with it); ignored by the embedded dev chain, which funds its own payer."),
     Setting("CHAIN_ID", "", _optional_int(1, 2**63 - 1), "Chain id every payout transaction is signed for; required with WEB3_PROVIDER_URL and checked against the node before anything is signed."),
@@ -137,6 +147,9 @@ class Config:
     http_header_timeout_s: int
     http_body_timeout_s: int
     http_max_connections: int
+    cookie_secret: str
+    console_session_s: int
+    portal_link_ttl_s: int
     web3_provider_url: str
     payout_private_key: str
     chain_id: int | None

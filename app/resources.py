@@ -1,7 +1,7 @@
 """Where the read-only files that ship with the code are: the one place that knows.
 
 Owns locating what the service reads at run time besides its modules: the folders
-`migrations/` and `templates/` at the project's root, and data folders of installed packages
+`migrations/`, `templates/` and `static/` (the web pages' CSS) at the project's root, and data folders of installed packages
 (Swagger UI's `static/`). It works the same from a source checkout and from the one-file
 executable (`make dist`, `packaging/rewards.spec`), which unpacks them under `sys._MEIPASS`.
 The base folder is resolved once, here; nothing else walks `__file__` to find a resource.
@@ -25,7 +25,7 @@ FROZEN = bool(getattr(sys, "frozen", False)) and hasattr(sys, "_MEIPASS")
 BASE_DIR = sys._MEIPASS if FROZEN else os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 # Folders under BASE_DIR that the service reads at run time.
-DATA_DIRS = ("migrations", "templates")
+DATA_DIRS = ("migrations", "templates", "static")
 # Data folders of installed packages that the service reads: package → its folder. In a
 # bundle each sits at BASE_DIR/<package>/<folder>, without the package's code.
 PACKAGE_DATA = {"swagger_ui": "static"}
@@ -52,3 +52,4 @@ def package_data_dir(package: str) -> str:
 
 MIGRATIONS_DIR = resource_path("migrations")
 TEMPLATES_DIR = resource_path("templates")
+STATIC_DIR = resource_path("static")

@@ -104,6 +104,10 @@ class ApiHandler(tornado.web.RequestHandler):
         self._body_bytes = 0
         self._refusal: LedgerError | None = None
 
+    def check_xsrf_cookie(self) -> None:
+        """No XSRF check: the API authenticates each request by its key header, which a browser
+        never adds on its own, not by a cookie (the pages' handlers keep Tornado's check)."""
+
     # -- before the method -----------------------------------------------------------------------
     async def prepare(self) -> None:
         """Admit the request before its body is read. A refusal is answered once the body is

@@ -11,7 +11,10 @@ import re
 from . import (api_admin, api_jobs, api_customers, api_events, api_imports, api_loyalty, api_payouts, api_rewards,
                api_transfers, ops)
 from . import api_giftcards, api_referrals, pages_public
+from . import pages_console, pages_portal
+from .pages_base import PAGE_FALLBACK, PageNotFound, PageStatic
 from .static import SWAGGER_UI_DIR, DocsStaticHandler
+from ..resources import STATIC_DIR
 
 API = [
     ("/health", ops.HealthHandler),
@@ -71,11 +74,15 @@ API = [
     ("/v1/gift-cards/{card_id}/void", api_giftcards.GiftCardVoidHandler),
     ("/v1/gift-cards/{code}/redeem", api_giftcards.GiftCardRedeemHandler),
     ("/v1/gift-cards/{code}", api_giftcards.GiftCardHandler),
+    ("/v1/customers/{customer_id}/portal-link", pages_portal.PortalLinkHandler),
 ]
 
 STATIC = [
     ("/docs/static/{path}", DocsStaticHandler, {"path": SWAGGER_UI_DIR}),
+    ("/static/{path}", PageStatic, {"path": STATIC_DIR}),
 ]
+# HTML pages (staff console, customer portal): not API operations, not in the OpenAPI document.
+PAGES = pages_console.ROUTES + pages_portal.ROUTES
 
 
 def _pattern(template: str) -> str:
@@ -84,9 +91,11 @@ def _pattern(template: str) -> str:
 
 def tornado_routes() -> list:
     return [(_pattern(template), handler, kwargs) for template, handler, kwargs in STATIC] + \
-        [(_pattern(template), handler) for template, handler in API]
+        [(_pattern(template), handler) for template, handler in API] + \
+        [(_pattern(template), handler) for template, handler in PAGES] + [(PAGE_FALLBACK, PageNotFound)]
 
 
 def route_names() -> dict:
     """Handler class → route template: the `route` of the request log and of the metrics."""
-    return {handler: template for template, handler, _ in STATIC} | {handler: template for template, handler in API}
+    return {handler: template for template, handler, _ in STATIC} | {handler: template for template, handler in API} | \
+        {handler: template for template, handler in PAGES} | {PageNotFound: "unmatched page"}

@@ -8,6 +8,7 @@ import asyncio
 import json
 import logging
 import os
+import secrets
 import signal
 import time
 from dataclasses import dataclass
@@ -30,6 +31,7 @@ from .routes import API, route_names, tornado_routes
 
 log = logging.getLogger("app.http")
 ADMIN_KEY_FILE = "admin_api_key"
+COOKIE_SECRET_FILE = "cookie_secret"
 
 
 @dataclass
@@ -66,8 +68,28 @@ def make_app(runtime: Runtime) -> tornado.web.Application:
                    CustomerService(runtime.writer, runtime.readers, runtime.clock),
                    TokenBuckets(cfg.rate_limit_per_s, cfg.rate_limit_burst), Metrics(runtime.writer, runtime.readers, lambda: runtime.scheduler),
                    openapi.build(API))
+    # xsrf_cookies: every POST of a page carries the _xsrf field (ApiHandler opts out: the API
+    # authenticates by a key header, never by a cookie).
     return tornado.web.Application(tornado_routes(), runtime=runtime, web=web, route_names=route_names(),
-                                   default_handler_class=NotFoundHandler, log_function=_log_request)
+                                   default_handler_class=NotFoundHandler, log_function=_log_request,
+                                   cookie_secret=cookie_secret(cfg), xsrf_cookies=True,
+                                   xsrf_cookie_kwargs={"httponly": True, "samesite": "Lax"})
+
+
+def cookie_secret(config: Config) -> str:
+    """COOKIE_SECRET, or the one generated into the data folder (0600) on first start: kept, so
+    that a restart signs nobody out and voids no portal link."""
+    if config.cookie_secret:
+        return config.cookie_secret
+    path = os.path.join(config.data_dir, COOKIE_SECRET_FILE)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        with open(path, encoding="ascii") as fh:
+            return fh.read().strip()
+    with os.fdopen(fd, "w") as fh:
+        fh.write(secrets.token_urlsafe(48) + "\n")
+    return cookie_secret(config)
 
 
 async def prepare_admin_key(runtime: Runtime) -> str | None:

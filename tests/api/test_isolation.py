@@ -58,6 +58,7 @@ CALLS = {
     ("/v1/jobs/{code}", "get"): 404, ("/v1/jobs/{code}", "patch"): 404, ("/v1/jobs/{code}", "delete"): 404,
     ("/v1/jobs/{code}/preview", "post"): 404, ("/v1/jobs/{code}/run", "post"): 404,
     ("/v1/jobs/{code}/runs", "get"): 404,
+    ("/v1/customers/{customer_id}/portal-link", "post"): 404,
     ("/v1/qrcodes", "post"): 404, ("/v1/qrcodes/{code}", "get"): 404, ("/v1/qrcodes/{code}.svg", "get"): 404,
     ("/v1/qrcodes/{code}.png", "get"): 404,
     ("/v1/gift-cards/{code}", "get"): 404, ("/v1/gift-cards/{code}/redeem", "post"): 404,

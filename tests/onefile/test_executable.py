@@ -27,7 +27,7 @@ STOP_TIMEOUT_S = 30
 MIGRATIONS = sorted(n for n in os.listdir(os.path.join(ROOT, "migrations")) if n.endswith(".sql"))
 # Installed in the dev virtualenv the build runs in; none of them may end up in the executable.
 DEV_ONLY = {"pytest", "_pytest", "hypothesis", "httpx", "schemathesis", "playwright", "PyInstaller", "setuptools",
-            "pip", "swagger_ui", "jinja2", "yaml"}
+            "pip", "swagger_ui", "yaml"}
 
 pytestmark = pytest.mark.timeout(BUILD_TIMEOUT_S + 300)
 
@@ -106,6 +106,9 @@ def test_the_executable_serves_backs_up_restores_and_stops_cleanly(executable, t
             # Swagger UI's files come from inside the executable.
             assert client.get("/docs").status_code == 200
             assert client.get("/docs/static/swagger-ui-bundle.js").status_code == 200
+            # The pages' templates and stylesheet too.
+            assert "Sign in" in client.get("/").text
+            assert client.get("/static/console.css").status_code == 200
 
             # With no ADMIN_API_KEY, the first start wrote one into data/ of the working folder.
             key_file = host.data / "admin_api_key"
@@ -167,9 +170,11 @@ def test_the_executable_serves_backs_up_restores_and_stops_cleanly(executable, t
 def test_the_executable_holds_what_the_service_reads_and_no_dev_tools(executable):
     archive = CArchiveReader(executable)
     for folder in resources.DATA_DIRS:  # byte for byte: a migration's checksum is recorded
-        for name in os.listdir(resources.resource_path(folder)):
-            with open(resources.resource_path(folder, name), "rb") as fh:
-                assert archive.extract(f"{folder}/{name}") == fh.read(), f"{folder}/{name}"
+        for parent, _, names in os.walk(resources.resource_path(folder)):  # templates/ has subfolders
+            for name in names:
+                path = os.path.relpath(os.path.join(parent, name), resources.BASE_DIR).replace(os.sep, "/")
+                with open(os.path.join(parent, name), "rb") as fh:
+                    assert archive.extract(path) == fh.read(), path
     bundled = set(archive.toc)
     assert "swagger_ui/static/swagger-ui-bundle.js" in bundled and "swagger_ui/static/swagger-ui.css" in bundled
     assert not [n for n in bundled if n.startswith("swagger_ui/static/swagger-editor")]
