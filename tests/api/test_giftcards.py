@@ -188,3 +188,16 @@ def test_guessing_codes_is_held_back_per_client_address(live, shop):
     finally:
         other.close()
     assert usd(shop, "rita") == "1.00"
+
+
+def test_a_replayed_redemption_moves_nothing_again(shop):
+    card = issue(shop, "30.00")
+    shop.put("/v1/customers/rita", json={})
+    key = {"Idempotency-Key": "redeem-rita-1"}
+    first = redeem(shop, card["code"], "rita", "10.00", headers=key)
+    again = redeem(shop, card["code"], "rita", "10.00", headers=key)
+    assert first.status_code == again.status_code == 201 and again.json() == first.json()
+    assert again.headers["Idempotent-Replayed"] == "true"
+    err(redeem(shop, card["code"], "rita", "11.00", headers=key), 409, "idempotency_key_reused")
+    assert usd(shop, "rita") == "10.00"
+    assert shop.get(f"/v1/gift-cards/{card['code']}").json()["balance"] == "20.00"
