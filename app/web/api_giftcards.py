@@ -11,18 +11,15 @@ from __future__ import annotations
 
 import time
 
-from ..store.giftcards import GiftCardExpired, GiftCardNotFound, GiftCardVoided
+from ..store.giftcards import GiftCardNotFound
 from ..times import parse_time_ms
 from .api_customers import PAGE_QUERY
 from .base import ApiHandler, Op
-from .errors import STATUS, ApiError
+from .errors import ApiError
 from .models import page_of
 from .models_referrals import GiftCardIn, GiftCardOut, GiftCardRedeemIn, GiftCardRedeemOut, VoidIn
 from .ratelimit import TokenBuckets
 
-# Unusable cards are a business rule (422); registered beside the other codes' statuses.
-for _error in (GiftCardExpired, GiftCardVoided):
-    STATUS.setdefault(_error.code, 422)
 GUESS_BURST = 10               # wrong codes an address may send before it is held back
 GUESS_REFILL_PER_S = 1 / 30    # then one more every 30 s
 _GUARD = "gift_card_guesses"   # the application setting that holds the per-address counts
