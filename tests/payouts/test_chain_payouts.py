@@ -136,6 +136,7 @@ def test_a_revert_fails_the_payout_and_refunds(tmp_path, clock):
         q = request(shop, "rex", "2.00", dest).json()
         assert settle(live, shop, q["id"])["status"] == "confirmed"
         assert chain(live).balance_of(dest, "CREDITS") == 2_000_000
+        shop.client.close()
     finally:
         admin.client.close()
         next(gen, None)
