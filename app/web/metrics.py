@@ -5,7 +5,12 @@ from __future__ import annotations
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 from ..ledger.money import MAX_COUNTER_MINOR
+from ..store.payouts import counts_by_rail_status
 from ..store.verify import near_limit_summary
+
+
+def _NONCES(conn) -> list:
+    return conn.execute("SELECT address, max(next_nonce) FROM chain_nonces GROUP BY address LIMIT 50").fetchall()
 
 
 def _JOB_FAILURES(conn) -> list:
@@ -18,10 +23,11 @@ HTTP_METHODS = frozenset(("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTI
 
 
 class Metrics:
-    def __init__(self, writer, readers=None, scheduler=lambda: None) -> None:
+    def __init__(self, writer, readers=None, scheduler=lambda: None, drain=lambda: None) -> None:
         self.writer = writer
         self.readers = readers
         self.scheduler = scheduler  # → the running Scheduler, or None
+        self.drain = drain  # → the payout drain, or None
         self._children: dict[tuple[str, str, int], tuple] = {}
         self.registry = CollectorRegistry()
         self.requests = Counter("http_requests", "HTTP requests", ["route", "method", "status"],
@@ -42,6 +48,13 @@ class Metrics:
         self.near_limit = Gauge("ledger_accounts_near_counter_limit",
                                 "accounts whose largest counter has used half or more of the 64-bit range",
                                 registry=self.registry)
+        self.payouts = Gauge("payouts", "payouts by rail and status", ["rail", "status"], registry=self.registry)
+        self.drain_lag = Gauge("payout_drain_lag_seconds", "how late the most overdue payout of the last drain was",
+                               registry=self.registry)
+        self.drain_events = Gauge("payout_drain_total", "payout drain counts since start (claimed, confirmed,"
+                                  " failed, retries)", ["what"], registry=self.registry)
+        self.chain_nonce = Gauge("chain_next_nonce", "next nonce the payer address will use", ["address"],
+                                 registry=self.registry)
         self.job_ticks = Gauge("scheduler_ticks", "scheduler ticks since start", registry=self.registry)
         self.job_holding = Gauge("scheduler_lease_held", "1 when this process holds the scheduler lease",
                                  registry=self.registry)
@@ -86,7 +99,21 @@ class Metrics:
             self.near_limit.set(count)
             self.fullest.set(largest_minor / MAX_COUNTER_MINOR)
         self._jobs()
+        self._payouts()
         return generate_latest(self.registry)
+
+    def _payouts(self) -> None:
+        drain = self.drain()
+        if drain is not None:
+            stats = drain.stats
+            self.drain_lag.set(stats.lag_ms / 1000)
+            for what in ("claimed", "confirmed", "failed", "retries"):
+                self.drain_events.labels(what).set(getattr(stats, what))
+        if self.readers is not None:
+            for rail, status, count in self.readers.read_now(counts_by_rail_status):
+                self.payouts.labels(rail, status).set(count)
+            for address, nonce in self.readers.read_now(_NONCES):
+                self.chain_nonce.labels(address).set(nonce)
 
     def _jobs(self) -> None:
         scheduler = self.scheduler()

@@ -66,7 +66,8 @@ def make_app(runtime: Runtime) -> tornado.web.Application:
     cfg = runtime.config
     web = WebState(auth, KeyService(runtime.writer, runtime.readers, runtime.clock, auth),
                    CustomerService(runtime.writer, runtime.readers, runtime.clock),
-                   TokenBuckets(cfg.rate_limit_per_s, cfg.rate_limit_burst), Metrics(runtime.writer, runtime.readers, lambda: runtime.scheduler),
+                   TokenBuckets(cfg.rate_limit_per_s, cfg.rate_limit_burst), Metrics(runtime.writer, runtime.readers, lambda: runtime.scheduler,
+                           lambda: runtime.payout_drain),
                    openapi.build(API))
     # xsrf_cookies: every POST of a page carries the _xsrf field (ApiHandler opts out: the API
     # authenticates by a key header, never by a cookie).

@@ -333,3 +333,8 @@ def test_the_chain_libraries_keep_the_recursion_limit(live, shop):
     r = shop.post("/v1/customers/deb/credit", content=b"[" * 100000 + b"]" * 100000,
                   headers={"Content-Type": "application/json"})
     assert r.status_code == 400 and r.json()["error"]["code"] == "invalid_json"
+
+
+def test_metrics_show_payouts_by_rail_and_status(live, shop):
+    text = shop.client.get("/metrics").text
+    assert "payout_drain_lag_seconds" in text and "payout_drain_total" in text
