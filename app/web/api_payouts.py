@@ -15,7 +15,7 @@ class PayoutsHandler(ApiHandler):
            "post": Op("Request a payout: the amount is held (pending transfer to payout_clearing) and the payout"
                       " queued, in one transaction; the drain pays it. Idempotency-Key is required (400 without)."
                       " 422 insufficient_funds / limit_exceeded; 400 for a rail, asset or destination it cannot pay",
-                      body=PayoutIn, response=PayoutOut, status=202, errors=(400, 404, 409, 422))}
+                      body=PayoutIn, response=PayoutOut, status=202, errors=(400, 404, 409, 422), key_required=True)}
 
     async def get(self) -> None:
         limit = self.page_limit()

@@ -48,6 +48,7 @@ class Op:
     query: dict[str, str] = field(default_factory=dict)  # name → description
     errors: tuple[int, ...] = ()
     text_body: str | None = None  # a non-JSON request body: its media type (e.g. text/csv)
+    key_required: bool = False  # the Idempotency-Key header is required (400 without), not optional
 
 
 _CURSOR_TEXT = re.compile(r"^[A-Za-z0-9_-]{1,32}\Z")

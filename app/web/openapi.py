@@ -33,7 +33,7 @@ def _operation(op, path: str, components: dict) -> dict:
     if op.access != "public":
         out["security"] = [{"ApiKey": []}, {"Bearer": []}]
     if op.body is not None:
-        params.append({"name": "Idempotency-Key", "in": "header", "required": False,
+        params.append({"name": "Idempotency-Key", "in": "header", "required": op.key_required,
                        "schema": {"type": "string", "maxLength": 200},
                        "description": "a replay returns the stored response with Idempotent-Replayed: true"})
         out["requestBody"] = {"required": True, "content": {"application/json": {
