@@ -1,4 +1,5 @@
-"""Brand-wide reads for the staff console: per-asset totals, recent events, customer search.
+"""Brand-wide reads for the staff console: per-asset totals, recent events, payouts per status,
+customer search.
 
 Read-only; each read is one hop to a reader thread (the totals grow with the accounts).
 """
@@ -10,6 +11,7 @@ from ..ledger.errors import InvalidRequest
 from ..ledger.money import format_amount
 from ..store import dashboard as store
 from ..store.readers import Readers
+from .payouts import STATUSES as PAYOUT_STATUSES
 
 MAX_SEARCH_CHARS = 128
 
@@ -27,6 +29,11 @@ class DashboardService:
 
     async def recent_events(self, brand_id: int, limit: int = 10) -> list[dict]:
         return await self.readers.read(lambda c: store.recent_events(c, brand_id, limit))
+
+    async def payout_counts(self, brand_id: int) -> dict[str, int]:
+        """Payouts per status (every status, zeros included), the queue's summary."""
+        found = await self.readers.read(lambda c: store.payout_counts(c, brand_id))
+        return {status: found.get(status, 0) for status in PAYOUT_STATUSES}
 
     async def search_customers(self, brand_id: int, text: str, limit: int) -> list[sqlite3.Row]:
         if not 1 <= len(text) <= MAX_SEARCH_CHARS:

@@ -1,4 +1,5 @@
-"""The staff console's brand-wide reads: per-asset totals, recent events, customer search.
+"""The staff console's brand-wide reads: per-asset totals, recent events, payouts per status,
+customer search.
 
 Totals are read from the accounts' posted counters (no transfer is summed): what the
 brand's `issuance` account gave out, what came back to `revenue` (spending, paid
@@ -48,3 +49,9 @@ def search_customers(conn: sqlite3.Connection, brand_id: int, text: str, limit: 
         "SELECT * FROM customers WHERE brand_id = :brand AND (external_id LIKE :like ESCAPE '\\'"
         " OR name LIKE :like ESCAPE '\\' OR email LIKE :like ESCAPE '\\') ORDER BY id LIMIT :limit",
         {"brand": brand_id, "like": like, "limit": limit}).fetchall()
+
+
+def payout_counts(conn: sqlite3.Connection, brand_id: int) -> dict[str, int]:
+    """How many of the brand's payouts are in each status (the payouts_brand index)."""
+    return dict(conn.execute("SELECT status, count(*) FROM payouts WHERE brand_id = ? GROUP BY status",
+                             (brand_id,)).fetchall())

@@ -71,7 +71,7 @@ def error_fields(exc: LedgerError, fields: tuple[str, ...] = ()) -> dict[str, st
     if not out and exc.code == "insufficient_funds" and "amount" in fields:
         out["amount"] = f"insufficient funds: {exc.details.get('available')} {exc.details.get('asset')} available"
     if not out:
-        field = exc.details.get("field")
+        field = str(exc.details.get("field", "")).split(".")[0]  # destination.address → destination
         out[field if field in fields else "form"] = exc.message
     return out
 
@@ -154,12 +154,14 @@ class PageHandler(tornado.web.RequestHandler):
 
     # -- writes ------------------------------------------------------------------------------
     async def once(self, scope: str, body: dict, call: Callable[[Any], Awaitable[Any]],
-                   render: Callable[[Any], tuple[str, str]]) -> None:
+                   render: Callable[[Any], tuple[str, str]],
+                   reveal: Callable[[Any], str] | None = None) -> None:
         """Run a write at most once per form token, then redirect (303).
 
         `call(wrap)` runs the service call with the idempotency wrapper; `render(result)` gives
-        (where to go, what to say). A replay (a second click, a reload) goes to the same place
-        and says that nothing was done again."""
+        (where to go, what to say), stored for replays. A replay (a second click, a reload)
+        goes to the same place and says that nothing was done again. `reveal(result)`, when
+        given, is said instead the first time only and never stored (a secret shown once)."""
         request = IdempotentRequest(scope, "form " + self.form_token(), "POST", self.request.path, body,
                                     self.runtime.clock.now_ms())
         result = await call(lambda command: idempotent(
@@ -167,7 +169,7 @@ class PageHandler(tornado.web.RequestHandler):
         if isinstance(result, Replay):
             self.flash("Already done: this form was sent before, so nothing was done twice.")
         elif isinstance(result, Stored):
-            self.flash(result.body["notice"])
+            self.flash(reveal(result.result) if reveal else result.body["notice"])
         self.redirect(result.body["location"], status=303)
 
     # -- output ------------------------------------------------------------------------------

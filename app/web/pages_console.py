@@ -1,5 +1,6 @@
 """The staff console (DESIGN §9): sign in with an API key, then the brand's dashboard,
-customers, credit and debit, events (and dry runs), rewards, rules and jobs.
+customers, credit and debit, events (and dry runs), rewards, payouts, gift cards, rules and
+jobs.
 
 The key is kept in a signed, HttpOnly, SameSite=Lax cookie (Secure over https) and is
 checked again on every page, with the same roles as the API: an admin key picks a brand
@@ -23,6 +24,8 @@ from .api_loyalty import _times
 from .errors import ApiError, status_of
 from .models import CreditIn
 from .models_loyalty import EventIn, RuleIn, RulePatchIn
+from .models_payouts import PayoutIn
+from .models_referrals import GiftCardIn
 from .models_rewards import RedeemIn
 from .pages_base import FormInvalid, PageHandler, error_fields, validate_form
 from .pages_chart import balance_chart_svg
@@ -139,12 +142,13 @@ class BrandSwitch(ConsoleHandler):
 
 class Dashboard(ConsoleHandler):
     async def get(self) -> None:
-        totals, events = [], []
+        totals, events, payouts = [], [], {}
         if self.brand_id is not None:
             dashboard = DashboardService(self.runtime.readers)
             totals = await dashboard.totals(self.brand_id)
             events = await dashboard.recent_events(self.brand_id, 10)
-        self.page("console/dashboard.html", totals=totals, events=events, errors={}, values={})
+            payouts = await dashboard.payout_counts(self.brand_id)
+        self.page("console/dashboard.html", totals=totals, events=events, payouts=payouts, errors={}, values={})
 
 
 class CustomersPage(ConsoleHandler):
@@ -394,6 +398,114 @@ class RuleEditor(FormPage):
                         lambda rule: ("/console/rules", f"Saved rule {rule['code']} (version {rule['version']})."))
 
 
+# -- payouts ----------------------------------------------------------------------------------------
+PAYOUT_STATUSES = ("pending", "submitted", "confirmed", "failed", "canceled")
+
+
+def destination_of(rail: str, text: str) -> dict:
+    """The payout destination a one-line form field names: a Stripe account, else an address."""
+    return {"account": text} if rail == "stripe" else {"address": text}
+
+
+class PayoutPage(FormPage):
+    """Request a payout: the amount is held and queued in one transaction; the drain pays it.
+    The form's one-time token is the payout's idempotency key, so it exists once whatever
+    the clicks."""
+
+    TEMPLATE = "console/payout.html"
+    FIELDS = ("customer_id", "asset", "amount", "rail", "destination")
+
+    def show(self, values: dict, errors: dict, status: int = 200, **extra: Any) -> None:
+        super().show(values, errors, status=status, rails=self.runtime.rails.available(), **extra)
+
+    async def run(self, values: dict) -> None:
+        brand = self.need_brand()
+        rail = values.get("rail", "")
+        d = validate_form(PayoutIn, {**{k: values.get(k, "") for k in ("customer_id", "asset", "amount")},
+                                     "rail": rail, "destination": destination_of(rail, values.get("destination", ""))})
+        key = "console-" + self.form_token()
+        payouts = self.runtime.payouts
+        await self.once(self.scope, values,
+                        lambda wrap: payouts.request(brand, d.customer_id, d.asset, d.amount, d.rail, d.destination,
+                                                     key, wrap=wrap),
+                        lambda view: ("/console/payouts", f"Payout of {view['amount']} {view['asset']} to"
+                                                          f" {view['customer_id']} queued ({view['status']})."))
+
+
+class PayoutsPage(ConsoleHandler):
+    """The payout queue, filtered by status; a pending payout can be cancelled."""
+
+    async def get(self) -> None:
+        status = self.get_query_argument("status", "") or None
+        if status not in (None, *PAYOUT_STATUSES):
+            raise InvalidRequest("no such status", field="status")
+        rows = await self.runtime.payouts.list(self.need_brand(), None, status, 0, 200)
+        self.page("console/payouts.html", payouts=[v for _, v in rows], current=status, statuses=PAYOUT_STATUSES)
+
+
+class PayoutCancel(ConsoleHandler):
+    async def post(self, payout_id: str) -> None:
+        brand = self.need_brand()
+        try:
+            await self.once(self.scope, {"payout": payout_id},
+                            lambda wrap: self.runtime.payouts.cancel(brand, payout_id, wrap=wrap),
+                            lambda view: ("/console/payouts", f"Payout {view['id']} canceled: the funds are back."))
+        except FormInvalid as exc:
+            raise InvalidRequest(exc.errors["form"]) from None
+
+
+# -- gift cards ---------------------------------------------------------------------------------------
+class GiftCardsPage(FormPage):
+    """Gift cards: create one (its code is shown once, in the notice after the redirect, and
+    never stored in a replayable answer), look one up by its code, void one."""
+
+    TEMPLATE = "console/giftcards.html"
+    FIELDS = ("asset", "amount", "expires_at")
+
+    def show(self, values: dict, errors: dict, status: int = 200, **extra: Any) -> None:
+        super().show(values, errors, status=status, cards=self._cards, found=self._found,
+                     lookup=self._lookup, **extra)
+
+    async def prepare(self) -> None:
+        await super().prepare()
+        self._cards, self._found, self._lookup = [], None, self.get_query_argument("code", "").strip()
+        if self.principal is None or self.brand_id is None:
+            return
+        self._cards = [v for _, v in await self.runtime.giftcards.list(self.brand_id, None, 0, 200)]
+        if self._lookup:
+            try:
+                self._found = await self.runtime.giftcards.get(self.brand_id, self._lookup[:64])
+            except NotFound:
+                self._found = {}
+
+    async def initial(self) -> dict[str, str]:
+        return {}
+
+    async def run(self, values: dict) -> None:
+        brand = self.need_brand()
+        d = validate_form(GiftCardIn, values)
+        expires_ms = parse_time_ms(d.expires_at, "expires_at") if d.expires_at else None
+        cards = self.runtime.giftcards
+        await self.once(self.scope, values, lambda wrap: cards.create(brand, d.asset, d.amount, expires_ms, wrap=wrap),
+                        lambda made: ("/console/gift-cards", f"Gift card …{made[0]['last4']} created"
+                                                             f" ({made[0]['balance']} {made[0]['asset']})."),
+                        reveal=lambda made: f"Gift card created: code {made[1]} ({made[0]['balance']}"
+                                            f" {made[0]['asset']}). Note it now: it is shown only once.")
+
+
+class GiftCardVoid(ConsoleHandler):
+    async def post(self, card_id: str) -> None:
+        brand = self.need_brand()
+        if not (card_id.isascii() and card_id.isdigit() and len(card_id) < 19):
+            raise NotFound("no such gift card")
+        try:
+            await self.once(self.scope, {"card": card_id},
+                            lambda wrap: self.runtime.giftcards.void(brand, int(card_id), wrap=wrap),
+                            lambda view: ("/console/gift-cards", f"Gift card …{view['last4']} voided."))
+        except FormInvalid as exc:
+            raise InvalidRequest(exc.errors["form"]) from None
+
+
 # -- jobs ------------------------------------------------------------------------------------------
 class JobsPage(ConsoleHandler):
     async def get(self) -> None:
@@ -440,6 +552,11 @@ ROUTES = [
     ("/console/rules", RulesPage),
     ("/console/rules/new", RuleEditor),
     ("/console/rules/{code}/edit", RuleEditor),
+    ("/console/payout", PayoutPage),
+    ("/console/payouts", PayoutsPage),
+    ("/console/payouts/{payout_id}/cancel", PayoutCancel),
+    ("/console/gift-cards", GiftCardsPage),
+    ("/console/gift-cards/{card_id}/void", GiftCardVoid),
     ("/console/jobs", JobsPage),
     ("/console/jobs/{code}", JobPage),
     ("/console/jobs/{code}/run", JobRun),

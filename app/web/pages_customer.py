@@ -1,6 +1,6 @@
 """What a customer's page shows, for the staff console and the customer portal alike:
-profile, balances, tier and progress to the next tier, movements, events, rewards and the
-rewards catalog, each read through the service the API uses for it."""
+profile, balances, tier and progress to the next tier, movements, events, rewards, the
+rewards catalog and payouts, each read through the service the API uses for it."""
 from __future__ import annotations
 
 from typing import Any
@@ -10,6 +10,7 @@ from . import render
 MOVEMENTS_SHOWN = 20
 EVENTS_SHOWN = 10
 REWARDS_SHOWN = 50
+PAYOUTS_SHOWN = 50
 
 
 def tier_progress(loyalty: dict, tiers: list) -> dict[str, Any]:
@@ -38,6 +39,8 @@ async def customer_overview(runtime, web, brand_id: int, customer_id: str, *, pr
     events = [body for _, body in await runtime.events.customer_events(brand_id, customer_id, 0, EVENTS_SHOWN)]
     rewards = [v for _, v in await runtime.rewards.list_issued(brand_id, customer_id, None, 0, REWARDS_SHOWN)]
     catalog = [v for _, v in await runtime.rewards.list(brand_id, 0, 200) if v["active"]]
+    payouts = [v for _, v in await runtime.payouts.list(brand_id, customer_id, None, 0, PAYOUTS_SHOWN)]
     return {"customer": customer if profile else {"customer_id": customer_id}, "customer_id": customer_id,
             "balances": balances, "loyalty": tier_progress(loyalty, [dict(t) for t in tiers]),
-            "movements": movements, "events": events, "rewards": rewards, "catalog": catalog}
+            "movements": movements, "events": events, "rewards": rewards, "catalog": catalog,
+            "payouts": payouts}

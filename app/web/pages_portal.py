@@ -4,7 +4,8 @@ backend asks for (`POST /v1/customers/{id}/portal-link`) and hands to its custom
 The link names the brand and the customer and is signed with COOKIE_SECRET (Tornado's
 signed values: HMAC-SHA256 over the value and its creation time); it is valid for
 PORTAL_LINK_TTL_S by the service's clock. The page shows only that customer: balances,
-history, tier and the rewards catalog, and redeems rewards (XSRF-checked, one-time token).
+history, tier, payouts and the rewards catalog; it redeems rewards and requests payouts to
+the customer's own address (XSRF-checked, one-time tokens).
 """
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from ..times import rfc3339
 from .base import ApiHandler, Op
 from .errors import ApiError
 from .models import Out, Timestamp
+from .models_payouts import PayoutIn
 from .models_rewards import RedeemIn
 from .pages_base import FormInvalid, PageHandler, error_fields, validate_form
 from .pages_customer import customer_overview
@@ -87,9 +89,10 @@ class PortalHandler(PageHandler):
             raise ApiError("forbidden", "This link has expired or is not valid. Ask for a new one where you got it.")
         self.brand_id, self.customer_id = found
 
-    async def show(self, token: str, errors: dict, status: int = 200) -> None:
+    async def show(self, token: str, errors: dict, status: int = 200, payout_values: dict | None = None) -> None:
         overview = await customer_overview(self.runtime, self.web, self.brand_id, self.customer_id, profile=False)
-        self.page("portal/customer.html", status=status, c=overview, token=token, errors=errors)
+        self.page("portal/customer.html", status=status, c=overview, token=token, errors=errors,
+                  payout_values=payout_values or {}, can_pay_out="chain" in self.runtime.rails.available())
 
 
 class PortalPage(PortalHandler):
@@ -111,7 +114,32 @@ class PortalRedeem(PortalHandler):
             await self.show(token, error_fields(exc, ("reward",)), 422)
 
 
+class PortalPayout(PortalHandler):
+    """The customer asks to be paid out to its own address (the chain rail); the form's
+    one-time token is the payout's idempotency key."""
+
+    async def post(self, token: str) -> None:
+        values = {n: self.get_body_argument(n, "").strip() for n in ("asset", "amount", "destination")}
+        try:
+            d = validate_form(PayoutIn, {"customer_id": self.customer_id, "asset": values["asset"],
+                                         "amount": values["amount"], "rail": "chain",
+                                         "destination": {"address": values["destination"]}})
+            key = "portal-" + self.form_token()
+            await self.once(f"brand:{self.brand_id}", {**values, "customer": self.customer_id},
+                            lambda wrap: self.runtime.payouts.request(self.brand_id, self.customer_id, d.asset,
+                                                                      d.amount, d.rail, d.destination, key, wrap=wrap),
+                            lambda view: (f"/portal/{token}", f"Payout of {view['amount']} {view['asset']} requested:"
+                                                              " it shows below as it goes."))
+        except FormInvalid as exc:
+            await self.show(token, exc.errors, 400, payout_values=values)
+        except LedgerError as exc:
+            await self.show(token, error_fields(exc, PAYOUT_FIELDS), 422, payout_values=values)
+
+
+PAYOUT_FIELDS = ("asset", "amount", "destination", "form")
+
 ROUTES = [
     ("/portal/{token}", PortalPage),
     ("/portal/{token}/redeem", PortalRedeem),
+    ("/portal/{token}/payout", PortalPayout),
 ]

@@ -3,21 +3,24 @@
 Sign in with an API key, award credits and see the balance change, redeem a reward, write
 a rule in the editor and see an event trigger it, run a job; a double submit does one
 thing; a POST without the XSRF field is refused; a brand key never sees another brand's
-customer; readonly keys see the forms disabled. Screenshots of the main pages go to
+customer; readonly keys see the forms disabled; a payout requested here is seen in the
+queue until the dev chain confirms it. Screenshots of the main pages go to
 docs/screenshots/ (linked from the README).
 """
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 
 import httpx
 import pytest
 
-from tests.api.conftest import ADMIN_KEY, Api
+from tests.api.conftest import ADMIN_KEY, Api, serving
 from tests.conftest import ROOT
 
 SHOTS = os.path.join(ROOT, "docs", "screenshots")
+DEST = "0x2B5AD5c4795c026514f8317c7a215E218DcCD6cF"  # an EIP-55 address on the dev chain
 
 
 def shot(page, name: str) -> None:
@@ -268,3 +271,81 @@ def test_pages_fit_a_phone(live, shop, page):
         page.goto(live.url + path)
         assert page.evaluate("document.documentElement.scrollWidth") <= 390, path
     shot(page, "rule-editor-phone")
+
+
+@pytest.fixture
+def chain_live(tmp_path, clock):
+    """A server whose chain payouts confirm after 3 blocks and are polled at once (the dev chain)."""
+    yield from serving(tmp_path, clock, chain_confirmations=3, payout_poll_interval_ms=0, payout_retry_max_ms=0)
+
+
+def drain(live) -> None:
+    """One pass of the payout drain, as the scheduler runs it (the test server runs no scheduler)."""
+    asyncio.run_coroutine_threadsafe(live.runtime.payout_drain.run(), live.loop).result(120)
+
+
+def test_request_a_payout_and_see_it_confirmed_in_the_queue(chain_live, page):
+    live = chain_live
+    admin = Api(live.url)
+    assert admin.post("/v1/brands", json={"code": "shop", "name": "Small Shop"}).status_code == 201
+    key = admin.post("/v1/api-keys", json={"role": "brand", "brand": "shop"}).json()["key"]
+    shop = Api(live.url, key=key)
+    assert shop.post("/v1/customers/ann@example.com/credit", json={"asset": "CREDITS", "amount": "50.00"}).status_code == 201
+    sign_in(page, live, key)
+    for amount in ("20.00", "5.00"):
+        page.goto(live.url + "/console/payout?customer_id=ann@example.com")
+        page.get_by_label("Asset").select_option("CREDITS")
+        page.get_by_label("Amount").fill(amount)
+        page.get_by_label("Rail").select_option("chain")
+        page.get_by_label("Destination").fill(DEST)
+        page.get_by_role("button", name="Request payout").dblclick()  # one payout, not two
+        page.wait_for_url(live.url + "/console/payouts")
+    payouts = shop.get("/v1/payouts").json()["data"]
+    assert [(p["amount"], p["status"]) for p in payouts] == [("20.00", "pending"), ("5.00", "pending")]
+    assert balance_of(shop, "ann@example.com", "CREDITS") == "50.00"  # held, not yet paid
+    first, second = payouts
+
+    page.get_by_role("form", name=f"Cancel payout {second['id'][:8]}").get_by_role("button", name="Cancel").click()
+    page.wait_for_load_state()
+    assert "canceled: the funds are back" in page.inner_text(".flash")
+    for _ in range(6):
+        drain(live)
+        if shop.get(f"/v1/payouts/{first['id']}").json()["status"] == "confirmed":
+            break
+    page.goto(live.url + "/console/payouts?status=confirmed")
+    row = page.locator(f"tr[data-payout='{first['id']}']")
+    assert row.locator(".status").inner_text() == "confirmed"
+    assert page.locator("tr[data-payout]").count() == 1
+    shot(page, "payouts")
+    page.goto(live.url + "/console/payouts?status=canceled")
+    assert page.locator(f"tr[data-payout='{second['id']}']").is_visible()
+    page.goto(live.url + "/console")
+    assert [page.inner_text(f"[data-payouts={s}]") for s in ("pending", "confirmed", "canceled")] == ["0", "1", "1"]
+    assert balance_of(shop, "ann@example.com", "CREDITS") == "30.00"
+    shop.client.close()
+    admin.client.close()
+
+
+def test_gift_cards_create_look_up_and_void(live, shop, page):
+    sign_in(page, live, shop.key_text)
+    page.goto(live.url + "/console/gift-cards")
+    form = page.get_by_role("form", name="Create a gift card")
+    form.get_by_label("Asset").select_option("CREDITS")
+    form.get_by_label("Amount").fill("25.00")
+    form.get_by_role("button", name="Create gift card").click()
+    page.wait_for_load_state()
+    notice = page.inner_text(".flash")
+    code = re.search(r"code (\S+) \(25\.00 CREDITS\)", notice).group(1)
+    page.reload()  # the code is shown once
+    assert code not in page.content()
+
+    page.get_by_label("Gift card code").fill(code)
+    page.get_by_role("button", name="Look up").click()
+    assert "25.00 CREDITS" in page.inner_text("#lookup-result")
+    card = shop.get(f"/v1/gift-cards/{code}").json()
+    page.get_by_role("form", name=f"Void card {card['last4']}").get_by_role("button", name="Void").click()
+    page.wait_for_load_state()
+    assert "voided" in page.inner_text(".flash")
+    assert page.inner_text(f"tr[data-card='{card['id']}'] .status") == "voided"
+    assert shop.get(f"/v1/gift-cards/{code}").json()["status"] == "voided"
+    shot(page, "gift-cards")

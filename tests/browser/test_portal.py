@@ -68,3 +68,21 @@ def test_portal_redeem_without_xsrf_is_refused(live, shop):
     refused = httpx.post(live.url + path + "/redeem", data={"reward": "MUG", "form_token": "z" * 24})
     assert refused.status_code == 403 and refused.headers["Content-Type"].startswith("text/html")
     assert shop.get("/v1/customers/ann@example.com/rewards").json()["data"] == []
+
+
+def test_portal_requests_a_payout_to_the_customers_address(live, shop, page):
+    page.goto(shop.post("/v1/customers/ann@example.com/portal-link").json()["url"])
+    form = page.get_by_role("form", name="Cash out")
+    form.get_by_label("Asset").select_option("CREDITS")
+    form.get_by_label("Amount").fill("4.00")
+    form.get_by_label("Your wallet address").fill("0xnot-an-address")
+    form.get_by_role("button", name="Request payout").click()
+    assert page.locator("#destination-error").is_visible()  # the rail's own check, next to the field
+    assert shop.get("/v1/payouts").json()["data"] == []
+    page.get_by_label("Your wallet address").fill("0x2B5AD5c4795c026514f8317c7a215E218DcCD6cF")
+    page.get_by_role("button", name="Request payout").click()
+    page.wait_for_load_state()
+    assert "Payout of 4.00 CREDITS requested" in page.inner_text(".flash")
+    assert [(p["customer_id"], p["amount"], p["status"]) for p in shop.get("/v1/payouts").json()["data"]] == [
+        ("ann@example.com", "4.00", "pending")]
+    assert page.inner_text("td[data-balance='CREDITS'] + td") == "6.00"  # available: 4.00 is held
