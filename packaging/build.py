@@ -27,7 +27,7 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SPEC = os.path.join(ROOT, "packaging", "rewards.spec")
 NAME = "rewards"
-INPUT_DIRS = ("app", "migrations", "templates", "packaging")
+INPUT_DIRS = ("app", "migrations", "templates", "static", "packaging")
 INPUT_FILES = ("requirements.txt", "requirements-dev.txt")
 KEEP_BUILDS = 3
 BUILD_TIMEOUT_S = 900
