@@ -26,7 +26,7 @@ START_TIMEOUT_S = 60
 STOP_TIMEOUT_S = 30
 MIGRATIONS = sorted(n for n in os.listdir(os.path.join(ROOT, "migrations")) if n.endswith(".sql"))
 # Installed in the dev virtualenv the build runs in; none of them may end up in the executable.
-DEV_ONLY = {"pytest", "_pytest", "hypothesis", "httpx", "schemathesis", "playwright", "PyInstaller", "setuptools",
+DEV_ONLY = {"pytest", "_pytest", "hypothesis", "schemathesis", "playwright", "PyInstaller", "setuptools",
             "pip", "swagger_ui", "yaml"}
 
 pytestmark = pytest.mark.timeout(BUILD_TIMEOUT_S + 300)
