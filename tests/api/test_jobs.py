@@ -4,11 +4,12 @@ chunks across ticks, the lease between two schedulers, strict selectors."""
 from __future__ import annotations
 
 import asyncio
+from contextlib import contextmanager
 
 import pytest
 
 from app.jobs.scheduler import Scheduler
-from tests.api.conftest import Api
+from tests.api.conftest import Api, serving
 
 DAY_MS = 86_400_000
 
@@ -33,6 +34,20 @@ def set_time(live, iso: str) -> None:
     from app.times import parse_time_ms
     target = parse_time_ms(iso, "t")
     live.clock.advance(ms=target - live.clock.now_ms())
+
+
+@contextmanager
+def small_chunks(tmp_path, clock, **overrides):
+    """A server of its own with the given chunk settings, a brand `shop` and its client."""
+    gen = serving(tmp_path, clock, **overrides)
+    live = next(gen)
+    api = Api(live.url, brand="shop")
+    try:
+        Api(live.url).post("/v1/brands", json={"code": "shop", "name": "Shop"})
+        yield live, api
+    finally:
+        api.client.close()
+        next(gen, None)
 
 
 def job(api, code="birthdays", **fields):
@@ -81,7 +96,7 @@ def test_seed_004_birthday_job_end_to_end_exactly_once(live, birthday_brand):
     assert manual["bucket"] == "2026-01-02T09:00"
     assert (manual["created"], manual["idempotent_existing"]) == (0, 1)
     assert points(shop, "ann") == "250"
-    event = shop.get(f"/v1/customers/ann/events").json()["data"][0]
+    event = shop.get("/v1/customers/ann/events").json()["data"][0]
     assert event["event_type"] == "BIRTHDAY" and event["occurred_at"] == "2026-01-02T08:00:00.000Z"
     # The next day is Bob's.
     set_time(live, "2026-01-03T08:00:01Z")
@@ -132,12 +147,7 @@ def test_after_downtime_only_the_latest_missed_occurrence_runs(live, shop):
 
 
 def test_a_large_selection_runs_in_chunks_across_ticks(tmp_path, clock):
-    from tests.api.conftest import serving
-    gen = serving(tmp_path, clock, job_scan_max=40, job_events_max=15, scheduler_tick_budget_ms=10)
-    live = next(gen)
-    try:
-        api = Api(live.url, brand="shop")
-        Api(live.url).post("/v1/brands", json={"code": "shop", "name": "Shop"})
+    with small_chunks(tmp_path, clock, job_scan_max=40, job_events_max=15, scheduler_tick_budget_ms=10) as (live, api):
         for n in range(120):
             api.put(f"/v1/customers/c{n:03d}", json={"tags": ["vip"] if n % 3 == 0 else []})
         api.post("/v1/rules", json={"code": "vip", "name": "VIP gift", "event_type": "SIGNUP",
@@ -157,9 +167,6 @@ def test_a_large_selection_runs_in_chunks_across_ticks(tmp_path, clock):
         assert ticks > 1  # not one long transaction
         assert (run["scanned"], run["matched"], run["created"], run["failed"]) == (120, 40, 40, 0)
         assert points(api, "c000") == "7" and points(api, "c001") == "0"
-        api.client.close()
-    finally:
-        next(gen, None)
 
 
 def test_two_schedulers_on_one_file_only_the_lease_holder_runs(live, shop):
@@ -207,12 +214,7 @@ def test_bad_job_fields_are_400(shop):
 
 
 def test_a_long_run_does_not_hold_back_a_small_one(tmp_path, clock):
-    from tests.api.conftest import serving
-    gen = serving(tmp_path, clock, job_scan_max=10, job_events_max=5, scheduler_tick_budget_ms=10)
-    live = next(gen)
-    try:
-        api = Api(live.url, brand="shop")
-        Api(live.url).post("/v1/brands", json={"code": "shop", "name": "Shop"})
+    with small_chunks(tmp_path, clock, job_scan_max=10, job_events_max=5, scheduler_tick_budget_ms=10) as (live, api):
         for n in range(200):
             api.put(f"/v1/customers/c{n:03d}", json={"tags": ["one"] if n == 150 else []})
         job(api, "big", cron="0 * * * *", time_zone="UTC", event_type="SIGNUP", selector={"all": []})
@@ -226,18 +228,10 @@ def test_a_long_run_does_not_hold_back_a_small_one(tmp_path, clock):
                 break
         big = api.get("/v1/jobs/big/runs").json()["data"][0]
         assert big["status"] == "running"  # the small job finished while the big one goes on
-        api.client.close()
-    finally:
-        next(gen, None)
 
 
 def test_switching_a_job_off_stops_its_run_in_progress(tmp_path, clock):
-    from tests.api.conftest import serving
-    gen = serving(tmp_path, clock, job_scan_max=10, job_events_max=5, scheduler_tick_budget_ms=10)
-    live = next(gen)
-    try:
-        api = Api(live.url, brand="shop")
-        Api(live.url).post("/v1/brands", json={"code": "shop", "name": "Shop"})
+    with small_chunks(tmp_path, clock, job_scan_max=10, job_events_max=5, scheduler_tick_budget_ms=10) as (live, api):
         for n in range(100):
             api.put(f"/v1/customers/c{n:03d}", json={})
         job(api, "all", cron="0 * * * *", time_zone="UTC", event_type="SIGNUP", selector={"all": []})
@@ -249,6 +243,3 @@ def test_switching_a_job_off_stops_its_run_in_progress(tmp_path, clock):
         tick(live, s)
         run = api.get("/v1/jobs/all/runs").json()["data"][0]
         assert run["status"] == "done" and run["last_error"] == "job inactive" and run["created"] < 100
-        api.client.close()
-    finally:
-        next(gen, None)
