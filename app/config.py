@@ -49,6 +49,13 @@ def _secret(raw: str) -> str:
     return value
 
 
+def _mnemonic(raw: str) -> str:
+    words = raw.split()
+    if words and len(words) not in (12, 15, 18, 21, 24):
+        raise ValueError("must be empty (generated) or a BIP-39 mnemonic of 12-24 words")
+    return " ".join(words)
+
+
 def _optional_int(lo: int, hi: int) -> Callable[[str], int | None]:
     def parse(raw: str) -> int | None:
         return _int_in(lo, hi)(raw) if raw.strip() else None
@@ -109,6 +116,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("PAYOUT_DRAIN_BATCH_MAX", "50", _int_in(1, 10_000), "Most payouts one scheduler tick advances (claims, broadcasts, status checks)."),
     Setting("PAYOUT_POLL_INTERVAL_MS", "2000", _int_in(0, 3_600_000), "How long a submitted payout waits before its rail is asked again where it stands."),
     Setting("PAYOUT_RETRY_MAX_MS", "300000", _int_in(0, 86_400_000), "Longest wait between two tries after transient rail errors (the wait doubles from 1 s up to this)."),
+    Setting("WALLET_SEED", "", _mnemonic, "BIP-39 mnemonic the funding wallets' deposit addresses derive from (m/44'/60'/0'/0/<index>). Empty: one is generated on first start and written to data/wallet_seed (0600): back it up, it holds the keys of every deposit address; a seed that does not derive the database's existing wallets is refused (no wallet is created with it)."),
+    Setting("DEPOSIT_SCAN_BLOCKS_MAX", "500", _int_in(1, 100_000), "Most chain blocks one scheduler tick scans for deposits to the funding wallets."),
     Setting("CIRCLE_API_URL", "https://api-sandbox.circle.com", _text, "Base URL of the Circle API (the circle rail)."),
     Setting("CIRCLE_API_KEY", "", _text, "Circle API key; empty: the circle rail is unavailable."),
     Setting("CIRCLE_SOURCE_WALLET_ID", "", _text, "The Circle wallet USDC payouts are sent from."),
@@ -159,6 +168,8 @@ class Config:
     payout_drain_batch_max: int
     payout_poll_interval_ms: int
     payout_retry_max_ms: int
+    wallet_seed: str
+    deposit_scan_blocks_max: int
     circle_api_url: str
     circle_api_key: str
     circle_source_wallet_id: str

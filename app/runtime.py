@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from .clock import SystemClock
 from .config import Config
+from .payouts.deposits import DepositScanner
+from .payouts.hd_seed import HdSeed
 from .payouts.outbox import PayoutDrain
 from .payouts.registry import build_rails
 from .services.events import EventService
@@ -17,6 +19,7 @@ from .services.payouts import PayoutService
 from .services.referrals import ReferralService
 from .services.rewards import RewardService
 from .services.rules import RuleService
+from .services.wallets import WalletService
 from .store import service_lock
 from .store.idempotency import purge_older_than
 from .store.migrations import migrate
@@ -60,6 +63,9 @@ class Runtime:
                                         batch_max=config.payout_drain_batch_max,
                                         poll_ms=config.payout_poll_interval_ms,
                                         retry_max_ms=config.payout_retry_max_ms)
+        self.deposits = DepositScanner(self.writer, self.readers, self.clock, self.rails.get("chain"),
+                                       blocks_max=config.deposit_scan_blocks_max)
+        self.wallets = WalletService(self.ledger, self.rails, HdSeed(config), self.deposits)
 
     async def purge_idempotency(self) -> int:
         """Forget stored Idempotency-Key responses older than IDEMPOTENCY_TTL_S."""

@@ -7,7 +7,9 @@ Each tick, in order, each step bounded and each failure logged without stopping 
    dies, another takes over once the lease has expired; a holder that stops cleanly
    releases it at once;
 2. the built-in jobs: pending-transfer timeouts and lot expiry (`SCHEDULER_BATCH_MAX` of
-   each), reward expiry, the idempotency purge, the payout drain (PAYOUT_DRAIN_BATCH_MAX);
+   each), reward expiry, the idempotency purge, the payout drain (PAYOUT_DRAIN_BATCH_MAX),
+   deposit detection for the funding wallets (DEPOSIT_SCAN_BLOCKS_MAX), the chain payer's
+   balances for /metrics (every 30 s, once the chain rail is connected);
 3. start the cron jobs that are due (a run per occurrence; the next occurrence scheduled);
 4. run chunks of the runs in progress, one chunk of each in turn, until
    `SCHEDULER_TICK_BUDGET_MS` is spent (a job over 100k customers goes on over many ticks
@@ -34,6 +36,7 @@ from ..store import jobs as job_store
 
 log = logging.getLogger("app.jobs")
 LEASE_NAME = "scheduler"
+REPEAT_LOG_S = 60.0  # a step failing again the same way is logged once per this long
 
 
 @dataclass
@@ -61,6 +64,9 @@ class Scheduler:
         self._ticking = False
         self._callback: Optional[tornado.ioloop.PeriodicCallback] = None
         self._current: Optional[asyncio.Task] = None
+        # (step, error class) → (monotonic time of its last log line, failures since): a step
+        # failing every tick the same way (the disk full, out of file descriptors) logs once a minute.
+        self._logged: dict[tuple[str, str], tuple[float, int]] = {}
 
     # -- lifecycle ----------------------------------------------------------------------------
     def start(self) -> None:
@@ -97,6 +103,8 @@ class Scheduler:
             await self._step("gift_cards", lambda: rt.giftcards.expire_due(self.limit))
             await self._step("idempotency_purge", rt.purge_idempotency)
             await self._step("payouts", rt.payout_drain.run)
+            await self._step("deposits", rt.deposits.run)
+            await self._step("payer_balances", rt.deposits.chain.refresh_payer_balances)
             started = await self._step("start_due_jobs", lambda: rt.jobs.start_due(self.limit))
             self.stats.runs_started += len(started or ())
             await self._run_chunks()
@@ -150,5 +158,11 @@ class Scheduler:
 
     def _failed(self, name: str, exc: BaseException) -> None:
         self.stats.failures[name] = self.stats.failures.get(name, 0) + 1
+        key, now = (name, type(exc).__name__), time.monotonic()
+        last, since = self._logged.get(key, (float("-inf"), 0))
+        if now - last < REPEAT_LOG_S:
+            self._logged[key] = (last, since + 1)
+            return
+        self._logged[key] = (now, 0)
         log.error(json.dumps({"event": "scheduler_step_failed", "step": name, "error": type(exc).__name__,
-                              "message": str(exc)[:300]}))
+                              "message": str(exc)[:300], "repeats_not_logged": since}))

@@ -35,6 +35,7 @@ import re
 import sqlite3
 import sys
 import threading
+import time
 import types
 import uuid
 from typing import Any, Callable, Mapping, Optional
@@ -127,6 +128,10 @@ class ChainRail:
         self.payer: Optional[str] = None
         self.dev_token: Optional[str] = None
         self.problem: Optional[str] = None  # why the rail is not ready, for logs and metrics
+        # What the payer holds, per coin ("ETH" or the token's address): (base units, decimals),
+        # read by `refresh_payer_balances` (a scheduler step) for /metrics.
+        self.payer_balances: dict[str, tuple[int, int]] = {}
+        self._balances_read_at = float("-inf")
         self._pending_key: Optional[str] = None
 
     # -- requests ---------------------------------------------------------------------------------
@@ -322,6 +327,10 @@ class ChainRail:
     async def _run(self, fn: Callable, *args) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
 
+    async def on_thread(self, fn: Callable[[Any], Any]) -> Any:
+        """Await `fn(w3)` run on the rail's thread (the deposit scan)."""
+        return await self._run(fn, self.w3)
+
     def query(self, fn: Callable[[Any], Any]) -> Any:
         """Run `fn(w3)` on the rail's thread and wait (tests, metrics)."""
         return self._executor.submit(fn, self.w3).result(60)
@@ -339,6 +348,32 @@ class ChainRail:
             return lib.decode(["uint256"], w3.eth.call({"from": self.payer or ZERO_ADDRESS, "to": token,
                                                       "data": "0x" + data.hex()}))[0]
         return self.query(read)
+
+    async def refresh_payer_balances(self, every_s: float = 30.0) -> None:
+        """Read the payer's ETH and token balances (at most every `every_s`; only once the rail
+        is connected: a process that never paid on chain does not start the dev chain for this)."""
+        now = time.monotonic()
+        if self.chain_key is None or now - self._balances_read_at < every_s:
+            return
+        self._balances_read_at = now
+        coins = {"ETH": (None, 18)}
+        for asset in self.assets.values():
+            if asset.token is not None:
+                token = self.dev_token if asset.token == "dev" else libs().Web3.to_checksum_address(asset.token)
+                coins[token] = (token, asset.decimals)
+
+        def read(w3) -> dict[str, tuple[int, int]]:
+            lib = libs()
+            found = {}
+            for name, (token, decimals) in coins.items():
+                if token is None:
+                    found[name] = (w3.eth.get_balance(self.payer), decimals)
+                else:
+                    data = dev_token.BALANCE_OF_SELECTOR + lib.encode(["address"], [self.payer])
+                    raw = w3.eth.call({"from": self.payer, "to": token, "data": "0x" + data.hex()})
+                    found[name] = (lib.decode(["uint256"], raw)[0], decimals)
+            return found
+        self.payer_balances = await self.on_thread(read)
 
     def close(self) -> None:
         self._executor.shutdown(wait=True, cancel_futures=True)

@@ -17,6 +17,7 @@ from ..ledger.errors import BatchFailed, InsufficientFunds, InvalidRequest, Ledg
 from ..ledger.transfers import TransferSpec, insufficient_funds
 from ..store import balances as balance_store
 from ..store import brands as brand_store
+from ..store import wallets as wallet_store
 from ..store.accounts import ensure_account, load_pair
 from ..store.customers import accounts_of_customers, customer_id_of, ensure_customer
 from ..store.expiry import SweepResult, expire_due_holds, expire_due_lots
@@ -116,11 +117,16 @@ class LedgerService:
         return found
 
     # -- moving value -------------------------------------------------------------------
-    async def credit(self, brand_id: int, customer: str, m: Movement, wrap: Wrap = None) -> TransferRecord:
-        """Issue value to a customer (created on first use): issuance → customer."""
+    async def credit(self, brand_id: int, customer: str, m: Movement, wrap: Wrap = None,
+                     funding_wallet: str | None = None) -> TransferRecord:
+        """Issue value to a customer (created on first use): issuance → customer, or funding
+        wallet → customer (422 insufficient_funds when the wallet is short)."""
         check_customer_id(customer)
         asset = await self.asset(brand_id, m.asset_code)
         now = self.clock.now_ms()
+        if funding_wallet is not None:
+            return await self._submit(lambda conn: self._credit_from_wallet(conn, asset, customer, funding_wallet,
+                                                                            m, now), wrap)
 
         key = (asset.id, customer)
         known = self._credit_accounts.get(key)
@@ -140,6 +146,15 @@ class LedgerService:
         result = await self._submit(command, wrap)
         self._remember(learned)
         return result
+
+    def _credit_from_wallet(self, conn: sqlite3.Connection, asset: Asset, customer: str, wallet_uid: str,
+                            m: Movement, now_ms: int) -> TransferRecord:
+        wallet = wallet_store.get_wallet(conn, asset.brand_id, wallet_uid)
+        if wallet["asset_id"] != asset.id:
+            raise InvalidRequest(f"the wallet holds {wallet['asset']}, not {asset.code}", field="funding_wallet")
+        customer_row = ensure_customer(conn, asset.brand_id, customer, now_ms)
+        to = ensure_account(conn, asset, "customer", customer, now_ms, customer_row)
+        return create_transfer(conn, self._spec(asset, wallet["account_id"], to.id, m), now_ms)
 
     async def debit(self, brand_id: int, customer: str, m: Movement, wrap: Wrap = None) -> TransferRecord:
         """Take value from a customer: customer → revenue. Never below zero available."""

@@ -1,7 +1,8 @@
 """Payout use cases (DESIGN §8): request, read, list and cancel; the drain is `app.payouts.outbox`.
 
-A request takes the hold (a pending transfer customer → the brand's `payout_clearing`
-system account, code `payout`, no timeout: only its payout resolves it) and writes the
+A request takes the hold (a pending transfer from the customer, or for a withdrawal the
+funding wallet, → the brand's `payout_clearing` system account, code `payout`, no timeout:
+only its payout resolves it) and writes the
 outbox row in one writer command. Limits (PAYOUT_LIMITS) are checked in that command too,
 so the daily cap holds under concurrent requests. A payout exists once per
 Idempotency-Key, for ever (the payouts table's UNIQUE key), beyond the HTTP replay window.
@@ -20,6 +21,7 @@ from ..ledger.transfers import TransferSpec, insufficient_funds
 from ..payouts.conversion import PayoutLimit
 from ..payouts.rails import check_asset
 from ..store import payouts as store
+from ..store import wallets as wallet_store
 from ..store.accounts import ensure_account
 from ..store.customers import accounts_of_customers, customer_id_of
 from ..store.transfers import create_transfer, resolve_pending
@@ -40,7 +42,21 @@ class PayoutService:
     # -- requesting -------------------------------------------------------------------------------
     async def request(self, brand_id: int, customer: str, asset_code: str, amount: Any, rail_name: str,
                       destination: Any, key: str, wrap: Wrap = None) -> dict:
+        """A customer's payout."""
         check_customer_id(customer)
+        return await self._request(brand_id, ("customer", customer), asset_code, amount, rail_name, destination,
+                                   key, wrap)
+
+    async def withdraw(self, brand_id: int, wallet_uid: str, amount: Any, destination: Any, key: str,
+                       wrap: Wrap = None) -> dict:
+        """A funding wallet's withdrawal: a chain payout of the wallet's asset (no daily cap: that is
+        per customer; the amount limits apply)."""
+        asset_code = await self.readers.read(lambda c: wallet_store.get_wallet(c, brand_id, wallet_uid)["asset"])
+        return await self._request(brand_id, ("wallet", wallet_uid), asset_code, amount, "chain", destination,
+                                   key, wrap)
+
+    async def _request(self, brand_id: int, source: tuple[str, str], asset_code: str, amount: Any, rail_name: str,
+                       destination: Any, key: str, wrap: Wrap) -> dict:
         rail = self.rails.get(rail_name)
         if rail is None:
             raise InvalidRequest(f"rail {rail_name} is not available", field="rail",
@@ -57,7 +73,8 @@ class PayoutService:
         if limit is not None:
             self._check_amount_limits(limit, asset, amount_minor)
         uid, now = str(uuid.uuid4()), self.clock.now_ms()
-        wanted = {"customer_id": customer, "asset": asset.code, "amount_minor": amount_minor, "rail": rail_name,
+        kind, owner = source
+        wanted = {f"{kind}_id": owner, "asset": asset.code, "amount_minor": amount_minor, "rail": rail_name,
                   "destination": destination}
 
         def command(conn: sqlite3.Connection) -> dict:
@@ -65,19 +82,25 @@ class PayoutService:
             if found is not None:
                 store.check_same_request(found, wanted)
                 return store.payout_view(found)
-            customer_row, account_id = accounts_of_customers(conn, brand_id, asset.id, [customer]).get(
-                customer, (None, None))
-            if customer_row is None:
-                raise NotFound("no such customer", customer_id=customer)
-            if limit is not None and limit.daily_units is not None:
-                self._check_daily_cap(conn, limit, asset, customer_row, amount_minor, now)
-            if account_id is None:
-                raise insufficient_funds(asset.code, asset.scale, 0, amount_minor, customer)
+            if kind == "wallet":
+                wallet = wallet_store.get_wallet(conn, brand_id, owner)
+                customer_row, wallet_row, account_id = None, wallet["id"], wallet["account_id"]
+            else:
+                customer_row, account_id = accounts_of_customers(conn, brand_id, asset.id, [owner]).get(
+                    owner, (None, None))
+                if customer_row is None:
+                    raise NotFound("no such customer", customer_id=owner)
+                wallet_row = None
+                if limit is not None and limit.daily_units is not None:
+                    self._check_daily_cap(conn, limit, asset, customer_row, amount_minor, now)
+                if account_id is None:
+                    raise insufficient_funds(asset.code, asset.scale, 0, amount_minor, owner)
             clearing = ensure_account(conn, asset, "system", CLEARING, now)
             hold = create_transfer(conn, TransferSpec(brand_id, asset.id, account_id, clearing.id, amount_minor,
                                                       "payout", pending=True, metadata={"payout_id": uid}), now)
             payout_id = store.insert_payout(conn, store.NewPayout(
-                uid, brand_id, customer_row, asset.id, amount_minor, rail_name, destination, hold.id, key), now)
+                uid, brand_id, customer_row, wallet_row, asset.id, amount_minor, rail_name, destination, hold.id,
+                key), now)
             return store.payout_view(store.payout_by_id(conn, payout_id))
         return await self.writer.submit(wrap(command) if wrap else command)
 
@@ -109,7 +132,7 @@ class PayoutService:
         return self.readers.read_now(lambda c: store.payout_view(store.get_payout(c, brand_id, uid)))
 
     async def list(self, brand_id: int, customer: Optional[str], status: Optional[str], after_id: int,
-                   limit: int) -> list[tuple[int, dict]]:
+                   limit: int, wallet: Optional[str] = None) -> list[tuple[int, dict]]:
         if customer is not None:
             check_customer_id(customer)
         if status is not None and status not in STATUSES:
@@ -117,7 +140,8 @@ class PayoutService:
 
         def query(conn: sqlite3.Connection) -> list[tuple[int, dict]]:
             row_id = customer_id_of(conn, brand_id, customer) if customer is not None else None
-            rows = store.list_payouts(conn, brand_id, row_id, status, after_id, limit)
+            wallet_row = wallet_store.get_wallet(conn, brand_id, wallet)["id"] if wallet is not None else None
+            rows = store.list_payouts(conn, brand_id, row_id, status, after_id, limit, wallet_row)
             return [(row["id"], store.payout_view(row)) for row in rows]
         return await self.readers.read(query)
 

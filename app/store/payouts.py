@@ -20,17 +20,18 @@ FINAL = ("confirmed", "failed", "canceled")
 MAX_ERROR_CHARS = 500
 
 _PAYOUT = ("SELECT p.id, p.uid, p.brand_id, p.customer_id AS customer_row_id, c.external_id AS customer,"
-           " p.asset_id, s.code AS asset, s.scale, p.amount, p.rail, p.destination, p.status,"
+           " w.uid AS wallet, p.asset_id, s.code AS asset, s.scale, p.amount, p.rail, p.destination, p.status,"
            " p.hold_transfer_id, p.idempotency_key, p.provider_ref, p.attempts, p.last_error,"
            " p.next_attempt_at_ms, p.created_at_ms, p.updated_at_ms, t.tx_hash"
-           " FROM payouts p JOIN customers c ON c.id = p.customer_id JOIN assets s ON s.id = p.asset_id"
-           " LEFT JOIN chain_txs t ON t.payout_id = p.id")
+           " FROM payouts p LEFT JOIN customers c ON c.id = p.customer_id LEFT JOIN wallets w ON w.id = p.wallet_id"
+           " JOIN assets s ON s.id = p.asset_id LEFT JOIN chain_txs t ON t.payout_id = p.id")
 
 
 class NewPayout(NamedTuple):
     uid: str
     brand_id: int
-    customer_row_id: int
+    customer_row_id: Optional[int]   # the source: a customer's account, or
+    wallet_row_id: Optional[int]     # a funding wallet's (a withdrawal)
     asset_id: int
     amount_minor: int
     rail: str
@@ -41,7 +42,8 @@ class NewPayout(NamedTuple):
 
 def payout_view(row: sqlite3.Row) -> dict:
     chain = row["rail"] == "chain"
-    return {"id": row["uid"], "status": row["status"], "customer_id": row["customer"], "asset": row["asset"],
+    return {"id": row["uid"], "status": row["status"], "customer_id": row["customer"], "wallet_id": row["wallet"],
+            "asset": row["asset"],
             "amount": format_amount(row["amount"], row["scale"]), "rail": row["rail"],
             "destination": json.loads(row["destination"]), "hold_transfer_id": str(row["hold_transfer_id"]),
             "provider_ref": row["provider_ref"] or (row["tx_hash"] if chain else None),
@@ -58,7 +60,8 @@ def by_key(conn: sqlite3.Connection, brand_id: int, key: str) -> Optional[sqlite
 
 def check_same_request(found: sqlite3.Row, wanted: dict[str, Any]) -> None:
     """A payout made earlier under the same key must be this very request (else 409 naming the field)."""
-    have = {"customer_id": found["customer"], "asset": found["asset"], "amount_minor": found["amount"],
+    have = {"customer_id": found["customer"], "wallet_id": found["wallet"], "asset": found["asset"],
+            "amount_minor": found["amount"],
             "rail": found["rail"], "destination": json.loads(found["destination"])}
     for name, value in wanted.items():
         if canonical_json(have[name]) != canonical_json(value):
@@ -76,10 +79,10 @@ def paid_out_since(conn: sqlite3.Connection, customer_row_id: int, asset_id: int
 
 def insert_payout(conn: sqlite3.Connection, p: NewPayout, now_ms: int) -> int:
     return conn.execute(
-        "INSERT INTO payouts (uid, brand_id, customer_id, asset_id, amount, rail, destination, status,"
+        "INSERT INTO payouts (uid, brand_id, customer_id, wallet_id, asset_id, amount, rail, destination, status,"
         " hold_transfer_id, idempotency_key, next_attempt_at_ms, created_at_ms, updated_at_ms)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?)",
-        (p.uid, p.brand_id, p.customer_row_id, p.asset_id, p.amount_minor, p.rail, canonical_json(p.destination),
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?)",
+        (p.uid, p.brand_id, p.customer_row_id, p.wallet_row_id, p.asset_id, p.amount_minor, p.rail, canonical_json(p.destination),
          p.hold_transfer_id, p.idempotency_key, now_ms, now_ms, now_ms)).lastrowid
 
 
@@ -95,11 +98,14 @@ def get_payout(conn: sqlite3.Connection, brand_id: int, uid: str) -> sqlite3.Row
 
 
 def list_payouts(conn: sqlite3.Connection, brand_id: int, customer_row_id: Optional[int], status: Optional[str],
-                 after_id: int, limit: int) -> list[sqlite3.Row]:
+                 after_id: int, limit: int, wallet_row_id: Optional[int] = None) -> list[sqlite3.Row]:
     where, args = ["p.brand_id = ?", "p.id > ?"], [brand_id, after_id]
     if customer_row_id is not None:
         where.append("p.customer_id = ?")
         args.append(customer_row_id)
+    if wallet_row_id is not None:
+        where.append("p.wallet_id = ?")
+        args.append(wallet_row_id)
     if status is not None:
         where.append("p.status = ?")
         args.append(status)

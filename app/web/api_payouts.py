@@ -11,6 +11,7 @@ from .models_payouts import CancelIn, PayoutIn, PayoutOut
 class PayoutsHandler(ApiHandler):
     OPS = {"get": Op("List the brand's payouts, oldest first", response=page_of(PayoutOut),
                      query={**PAGE_QUERY, "customer_id": "only this customer's",
+                            "wallet_id": "only this funding wallet's withdrawals",
                             "status": "pending | submitted | confirmed | failed | canceled"}, errors=(404,)),
            "post": Op("Request a payout: the amount is held (pending transfer to payout_clearing) and the payout"
                       " queued, in one transaction; the drain pays it. Idempotency-Key is required (400 without)."
@@ -20,7 +21,8 @@ class PayoutsHandler(ApiHandler):
     async def get(self) -> None:
         limit = self.page_limit()
         items = await self.runtime.payouts.list(self.brand_id, self.query_text("customer_id"),
-                                                self.query_text("status"), self.cursor(), limit)
+                                                self.query_text("status"), self.cursor(), limit,
+                                                wallet=self.query_text("wallet_id"))
         self.reply(200, {"data": [view for _, view in items],
                          "next_cursor": self.next_cursor(items, limit, lambda item: item[0])})
 

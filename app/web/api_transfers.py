@@ -7,7 +7,7 @@ from ..services.ledger import Movement, batch_item_key, check_customer_id, with_
 from . import render
 from .base import ApiHandler, Op
 from .errors import envelope
-from .models import BatchIn, BatchOut, CreditIn, CustomerTransferOut, PostIn, TransferIn, TransferOut, VoidIn
+from .models import BatchIn, BatchOut, CreditIn, DebitIn, CustomerTransferOut, PostIn, TransferIn, TransferOut, VoidIn
 
 MONEY_ERRORS = (400, 404, 409, 422)
 
@@ -16,27 +16,33 @@ class CreditHandler(ApiHandler):
     """POST /v1/customers/{id}/credit and /debit: the direction comes from the route."""
 
     DIRECTION = "credit"
-    OPS = {"post": Op("Credit a customer (issuance → customer); created on first use", body=CreditIn,
+    OPS = {"post": Op("Credit a customer (issuance → customer, or funding_wallet → customer); created on first"
+                      " use", body=CreditIn,
                       response=CustomerTransferOut, status=201, errors=MONEY_ERRORS)}
 
     async def post(self, customer_id: str) -> None:
         check_customer_id(customer_id)
         raw = self.json_body()
-        d = self.body(CreditIn)
+        d = self.body(self.OPS["post"].body)
         ledger = self.runtime.ledger
         asset = await ledger.asset(self.brand_id, d.asset)
         m = Movement(d.asset, parse_amount(d.amount, asset.scale),
                      d.reason or ("earn" if self.DIRECTION == "credit" else "spend"), d.metadata,
                      d.pending, d.timeout_s, self.idempotency_key(), d.description)
-        call = ledger.credit if self.DIRECTION == "credit" else ledger.debit
-        await self.write_through(lambda wrap: call(self.brand_id, customer_id, m, wrap=self.then(wrap, with_view)),
+        if self.DIRECTION == "credit":
+            def call(wrap):
+                return ledger.credit(self.brand_id, customer_id, m, wrap=wrap, funding_wallet=d.funding_wallet)
+        else:
+            def call(wrap):
+                return ledger.debit(self.brand_id, customer_id, m, wrap=wrap)
+        await self.write_through(lambda wrap: call(self.then(wrap, with_view)),
                                  lambda view: (201, render.customer_transfer(view, customer_id)), raw)
 
 
 class DebitHandler(CreditHandler):
     DIRECTION = "debit"
     OPS = {"post": Op("Debit a customer (customer → revenue); 422 insufficient_funds beyond available",
-                      body=CreditIn, response=CustomerTransferOut, status=201, errors=MONEY_ERRORS)}
+                      body=DebitIn, response=CustomerTransferOut, status=201, errors=MONEY_ERRORS)}
 
 
 def movement_of(d: TransferIn, scale: int, key: str | None) -> Movement:

@@ -23,11 +23,13 @@ HTTP_METHODS = frozenset(("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTI
 
 
 class Metrics:
-    def __init__(self, writer, readers=None, scheduler=lambda: None, drain=lambda: None) -> None:
+    def __init__(self, writer, readers=None, scheduler=lambda: None, drain=lambda: None,
+                 deposits=lambda: None) -> None:
         self.writer = writer
         self.readers = readers
         self.scheduler = scheduler  # → the running Scheduler, or None
         self.drain = drain  # → the payout drain, or None
+        self.deposits_scan = deposits  # → the deposit scanner, or None
         self._children: dict[tuple[str, str, int], tuple] = {}
         self.registry = CollectorRegistry()
         self.requests = Counter("http_requests", "HTTP requests", ["route", "method", "status"],
@@ -55,6 +57,10 @@ class Metrics:
                                   " failed, retries)", ["what"], registry=self.registry)
         self.chain_nonce = Gauge("chain_next_nonce", "next nonce the payer address will use", ["address"],
                                  registry=self.registry)
+        self.payer_balance = Gauge("chain_payer_balance", "what the chain payer holds, in whole coins (ETH, or the"
+                                   " token at that address), read every 30 s", ["coin"], registry=self.registry)
+        self.deposits = Gauge("deposits_credited", "deposits to funding wallets credited since start",
+                              registry=self.registry)
         self.job_ticks = Gauge("scheduler_ticks", "scheduler ticks since start", registry=self.registry)
         self.job_holding = Gauge("scheduler_lease_held", "1 when this process holds the scheduler lease",
                                  registry=self.registry)
@@ -109,6 +115,11 @@ class Metrics:
             self.drain_lag.set(stats.lag_ms / 1000)
             for what in ("claimed", "confirmed", "failed", "retries"):
                 self.drain_events.labels(what).set(getattr(stats, what))
+        scanner = self.deposits_scan()
+        if scanner is not None:
+            self.deposits.set(scanner.stats.credited)
+            for coin, (units, decimals) in scanner.chain.payer_balances.items():
+                self.payer_balance.labels(coin).set(units / 10**decimals)
         if self.readers is not None:
             for rail, status, count in self.readers.read_now(counts_by_rail_status):
                 self.payouts.labels(rail, status).set(count)

@@ -186,8 +186,15 @@ class _MoveIn(In):
     timeout_s: Optional[Annotated[int, Field(ge=1, le=365 * 86400)]] = None
 
 
+class DebitIn(_MoveIn):
+    reason: Optional[Code] = Field(None, description="transfer code; default spend")
+
+
 class CreditIn(_MoveIn):
-    reason: Optional[Code] = Field(None, description="transfer code; default earn (credit) or spend (debit)")
+    reason: Optional[Code] = Field(None, description="transfer code; default earn")
+    funding_wallet: Optional[Annotated[str, Field(max_length=64)]] = Field(
+        None, description="a funding wallet's id: the value comes out of the wallet instead of issuance"
+                          " (422 insufficient_funds when the wallet is short)")
 
 
 class TransferIn(_MoveIn):

@@ -26,12 +26,13 @@ class CancelIn(In):
 class PayoutOut(Out):
     id: Annotated[str, Field(description="a UUID; also the provider's idempotency key")]
     status: Status
-    customer_id: str
+    customer_id: Annotated[Optional[str], Field(description="the customer paid out; null for a wallet's withdrawal")]
+    wallet_id: Annotated[Optional[str], Field(description="the funding wallet withdrawn from; null for a customer's")]
     asset: str
     amount: Annotated[str, Field(description="decimal string in units of the asset")]
     rail: str
     destination: dict[str, Any]
-    hold_transfer_id: Annotated[str, Field(description="the pending transfer customer → payout_clearing:"
+    hold_transfer_id: Annotated[str, Field(description="the pending transfer customer (or wallet) → payout_clearing:"
                                                        " posted when confirmed, voided when failed or canceled")]
     provider_ref: Optional[str]
     tx_hash: Optional[str]

@@ -10,7 +10,7 @@ import re
 
 from . import (api_admin, api_jobs, api_customers, api_events, api_imports, api_loyalty, api_payouts, api_rewards,
                api_transfers, ops)
-from . import api_giftcards, api_referrals, pages_public
+from . import api_giftcards, api_referrals, api_wallets, pages_public
 from . import pages_console, pages_portal
 from .pages_base import PAGE_FALLBACK, PageNotFound, PageStatic
 from .static import SWAGGER_UI_DIR, DocsStaticHandler
@@ -63,6 +63,9 @@ API = [
     ("/v1/payouts", api_payouts.PayoutsHandler),
     ("/v1/payouts/{payout_id}", api_payouts.PayoutHandler),
     ("/v1/payouts/{payout_id}/cancel", api_payouts.PayoutCancelHandler),
+    ("/v1/wallets", api_wallets.WalletsHandler),
+    ("/v1/wallets/{wallet_id}", api_wallets.WalletHandler),
+    ("/v1/wallets/{wallet_id}/withdraw", api_wallets.WalletWithdrawHandler),
     ("/v1/groups", api_referrals.GroupsHandler),
     ("/v1/ambassadors", api_referrals.AmbassadorsHandler),
     ("/v1/qrcodes", api_referrals.QrCodesHandler),

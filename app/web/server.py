@@ -17,9 +17,10 @@ import tornado.httpserver
 import tornado.web
 
 from ..config import Config
-from ..logs import install_redaction
 from ..jobs.scheduler import Scheduler
+from ..logs import install_redaction
 from ..runtime import Runtime
+from ..secret_files import read_or_create
 from ..services.customers import CustomerService
 from ..services.keys import Authenticator, KeyService, bootstrap_admin_key_command, ensure_admin_key_command
 from . import openapi
@@ -66,8 +67,9 @@ def make_app(runtime: Runtime) -> tornado.web.Application:
     cfg = runtime.config
     web = WebState(auth, KeyService(runtime.writer, runtime.readers, runtime.clock, auth),
                    CustomerService(runtime.writer, runtime.readers, runtime.clock),
-                   TokenBuckets(cfg.rate_limit_per_s, cfg.rate_limit_burst), Metrics(runtime.writer, runtime.readers, lambda: runtime.scheduler,
-                           lambda: runtime.payout_drain),
+                   TokenBuckets(cfg.rate_limit_per_s, cfg.rate_limit_burst),
+                   Metrics(runtime.writer, runtime.readers, lambda: runtime.scheduler, lambda: runtime.payout_drain,
+                           lambda: runtime.deposits),
                    openapi.build(API))
     # xsrf_cookies: every POST of a page carries the _xsrf field (ApiHandler opts out: the API
     # authenticates by a key header, never by a cookie).
@@ -82,15 +84,7 @@ def cookie_secret(config: Config) -> str:
     that a restart signs nobody out and voids no portal link."""
     if config.cookie_secret:
         return config.cookie_secret
-    path = os.path.join(config.data_dir, COOKIE_SECRET_FILE)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        with open(path, encoding="ascii") as fh:
-            return fh.read().strip()
-    with os.fdopen(fd, "w") as fh:
-        fh.write(secrets.token_urlsafe(48) + "\n")
-    return cookie_secret(config)
+    return read_or_create(os.path.join(config.data_dir, COOKIE_SECRET_FILE), lambda: secrets.token_urlsafe(48))
 
 
 async def prepare_admin_key(runtime: Runtime) -> str | None:
@@ -114,7 +108,7 @@ async def prepare_admin_key(runtime: Runtime) -> str | None:
 async def start(runtime: Runtime) -> tornado.httpserver.HTTPServer:
     """Listen on HOST:PORT with the connection limits of the settings; returns the server."""
     cfg = runtime.config
-    install_redaction([cfg.admin_api_key])
+    install_redaction([cfg.admin_api_key, cfg.payout_private_key, cfg.wallet_seed])
     raise_open_files_limit(cfg.http_max_connections)
     # Bodies up to 4x the limit are read and refused with a 413 envelope; beyond that
     # Tornado answers 400 itself (with our envelope, see listener) and closes the connection.
@@ -130,7 +124,8 @@ def bound_port(server: tornado.httpserver.HTTPServer) -> int:
 
 
 def serve(config: Config) -> int:
-    install_redaction([config.admin_api_key])  # before anything of the service can log
+    # before anything of the service can log
+    install_redaction([config.admin_api_key, config.payout_private_key, config.wallet_seed])
 
     async def main() -> None:
         runtime = Runtime(config)

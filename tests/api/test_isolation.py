@@ -64,6 +64,7 @@ CALLS = {
     ("/v1/gift-cards/{code}", "get"): 404, ("/v1/gift-cards/{code}/redeem", "post"): 404,
     ("/v1/gift-cards/{card_id}/void", "post"): 404,
     ("/v1/payouts/{payout_id}", "get"): 404, ("/v1/payouts/{payout_id}/cancel", "post"): 404,
+    ("/v1/wallets/{wallet_id}", "get"): 404, ("/v1/wallets/{wallet_id}/withdraw", "post"): 404,
 }
 # Routes that only ever act on the caller's own brand (lists, creations, upserts).
 OWN_BRAND_ONLY = {
@@ -77,7 +78,7 @@ OWN_BRAND_ONLY = {
     ("/v1/imports/customers", "post"), ("/v1/imports/events", "post"),
     ("/v1/groups", "get"), ("/v1/groups", "post"), ("/v1/ambassadors", "get"), ("/v1/ambassadors", "post"),
     ("/v1/gift-cards", "get"), ("/v1/gift-cards", "post"),
-    ("/v1/payouts", "get"), ("/v1/payouts", "post"),
+    ("/v1/payouts", "get"), ("/v1/payouts", "post"), ("/v1/wallets", "get"), ("/v1/wallets", "post"),
 }
 
 
@@ -88,6 +89,7 @@ def test_every_route_isolates_brands(live, admin, shop):
     payout_id = admin.post("/v1/payouts", brand="bee", headers={"Idempotency-Key": "bee-payout"}, json={
         "customer_id": "bob@b.example", "asset": "CREDITS", "amount": "2.00", "rail": "chain",
         "destination": {"address": "0x2B5AD5c4795c026514f8317c7a215E218DcCD6cF"}}).json()["id"]
+    wallet_id = admin.post("/v1/wallets", brand="bee", json={"name": "B's", "asset": "CREDITS"}).json()["id"]
     before = admin.get("/v1/customers/bob@b.example/balances", brand="bee").json()
     bob = "bob@b.example"
     calls = CALLS
@@ -99,7 +101,9 @@ def test_every_route_isolates_brands(live, admin, shop):
               "/v1/brands": {"code": "x", "name": "x"}, "/v1/api-keys": {"role": "admin"},
               "/v1/customers/{customer_id}/rewards": {"reward": "BEE_MUG"},
               "/v1/qrcodes": {"ambassador_id": amb_id},
-              "/v1/gift-cards/{code}/redeem": {"customer_id": bob, "amount": "1.00"}}
+              "/v1/gift-cards/{code}/redeem": {"customer_id": bob, "amount": "1.00"},
+              "/v1/wallets/{wallet_id}/withdraw": {"address": "0x2B5AD5c4795c026514f8317c7a215E218DcCD6cF",
+                                                   "amount": "1.00"}}
     codes = {"/v1/qrcodes/": qr_code, "/v1/gift-cards/": card_code}  # {code} of these routes: B's
     walked = set()
     for template, handler in API:
@@ -108,8 +112,10 @@ def test_every_route_isolates_brands(live, admin, shop):
                 continue
             code = next((c for prefix, c in codes.items() if template.startswith(prefix)), "bee_rule")
             path = template.format(customer_id=bob, transfer_id=tid, key_id=1, code=code, event_id="bee-ev-1",
-                                   reward_id=issued_id, card_id=card_id, payout_id=payout_id)
+                                   reward_id=issued_id, card_id=card_id, payout_id=payout_id, wallet_id=wallet_id)
             kw = {"json": bodies.get(template, {})} if method in ("post", "put", "patch") else {}
+            if template.endswith("/withdraw"):  # past the Idempotency-Key check, to the wallet's lookup
+                kw["headers"] = {"Idempotency-Key": "walk-withdraw"}
             r = shop.request(method.upper(), path, **kw)
             assert r.status_code == calls[(template, method)], (template, method, r.text)
             assert "bob" not in r.text.replace(bob, "") or r.status_code == 422
@@ -123,6 +129,8 @@ def test_every_route_isolates_brands(live, admin, shop):
     assert admin.get(f"/v1/transfers/{tid}", brand="bee").json()["status"] == "pending"
     assert admin.get(f"/v1/payouts/{payout_id}", brand="bee").json()["status"] == "pending"
     assert shop.get("/v1/payouts").json()["data"] == []
+    assert shop.get("/v1/wallets").json()["data"] == []
+    assert admin.get(f"/v1/payouts?wallet_id={wallet_id}", brand="bee").json()["data"] == []
     assert admin.get("/v1/rules/bee_rule", brand="bee").json()["version"] == 1
     assert shop.get("/v1/bonus-awards", params={"customer_id": bob}).json()["data"] == []
     assert [shop.get(path).json()["data"] for path in ("/v1/groups", "/v1/ambassadors", "/v1/gift-cards")] == [[]] * 3

@@ -3,6 +3,7 @@ of tests/reliability/chain_node.py in a process of its own. The chain id is chec
 anything is signed; with the right one, payouts confirm after CHAIN_CONFIRMATIONS blocks."""
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
 import time
@@ -87,3 +88,30 @@ def test_a_node_needs_its_key_and_chain_id(tmp_path):
     with pytest.raises(ConfigError, match="dev token"):
         Runtime(make_config(tmp_path, web3_provider_url="http://127.0.0.1:9", payout_private_key=DEV_PAYER_KEY,
                             chain_id=1))
+
+
+def test_deposits_to_a_wallet_are_credited_after_the_confirmations(tmp_path, clock, node):
+    gen = node_server(tmp_path, clock, node, node[1])
+    live = next(gen)
+    shop = brand_key(live)
+    try:
+        w = shop.post("/v1/wallets", json={"name": "ops", "asset": "CREDITS"}).json()
+        earn(shop, "cat", "10.00")
+        p = request(shop, "cat", "4.00", w["deposit_address"]).json()  # tokens from the payer to the wallet
+        credited = 0
+        for _ in range(100):  # the node mines a block every 100 ms
+            drain(live)
+            credited += asyncio.run_coroutine_threadsafe(live.runtime.deposits.run(), live.loop).result(60)
+            if credited:
+                break
+            time.sleep(0.05)
+        assert shop.get(f"/v1/payouts/{p['id']}").json()["status"] == "confirmed"
+        found = shop.get(f"/v1/wallets/{w['id']}").json()
+        assert found["balance"] == "4.00", found
+        [d] = found["deposits"]
+        tx = live.runtime.rails.get("chain").query(lambda w3: w3.eth.get_transaction_receipt(d["tx_hash"]))
+        head = live.runtime.rails.get("chain").query(lambda w3: w3.eth.block_number)
+        assert head - tx["blockNumber"] + 1 >= 3  # never credited before its confirmations
+    finally:
+        shop.client.close()
+        next(gen, None)
