@@ -241,3 +241,26 @@ def test_metrics_show_the_payer_balance_and_deposits(live, shop):
     token = chain(live).dev_token
     held = next(line for line in text.splitlines() if line.startswith(f'chain_payer_balance{{coin="{token}"}}'))
     assert float(held.split()[1]) == (10**9 * 10**6 - 3_00 * 10**4) / 10**6  # the supply less what was paid out
+
+
+def test_seed_000_flow_as_the_readme_walks_it(live, shop):
+    """Create a wallet, deposit, reward from the wallet, balances, withdraw (README, Funding wallets)."""
+    w = make_wallet(shop, name="content-team")
+    earn(shop, "treasury", "100.00", asset="USD")
+    funding = shop.post("/v1/payouts", headers={"Idempotency-Key": "fund-1"}, json={
+        "customer_id": "treasury", "asset": "USD", "amount": "100.00", "rail": "chain",
+        "destination": {"address": w["deposit_address"]}}).json()
+    assert settle(live, shop, funding["id"])["status"] == "confirmed"
+    scan(live)
+    seen = wallet(shop, w["id"])
+    assert seen["balance"] == "100.00" and seen["deposits"][0]["value"] == "100000000"
+    r = shop.post("/v1/customers/dev-42/credit", json={"asset": "USD", "amount": "10.50", "funding_wallet": w["id"]})
+    assert r.status_code == 201 and r.json()["balance"] == "10.50"
+    dest = "0x2B5AD5c4795c026514f8317c7a215E218DcCD6cF"
+    before = chain(live).balance_of(dest, "USD")
+    wd = shop.post(f"/v1/wallets/{w['id']}/withdraw", headers={"Idempotency-Key": "wd-1"},
+                   json={"address": dest, "amount": "5.00"})
+    assert wd.status_code == 202 and wd.json()["status"] == "pending" and wd.json()["wallet_id"] == w["id"]
+    assert settle(live, shop, wd.json()["id"])["status"] == "confirmed"
+    assert wallet(shop, w["id"])["balance"] == "84.50"
+    assert chain(live).balance_of(dest, "USD") - before == 5_00 * 10**4
