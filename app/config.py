@@ -51,8 +51,16 @@ def _secret(raw: str) -> str:
 
 def _mnemonic(raw: str) -> str:
     words = raw.split()
-    if words and len(words) not in (12, 15, 18, 21, 24):
+    if not words:
+        return ""
+    if len(words) not in (12, 15, 18, 21, 24):
         raise ValueError("must be empty (generated) or a BIP-39 mnemonic of 12-24 words")
+    from .payouts.chain import libs  # eth-account, imported only when a seed is set
+    libs()
+    from eth_account.hdaccount import Language
+    from eth_account.hdaccount.mnemonic import Mnemonic
+    if not Mnemonic(Language.ENGLISH).is_mnemonic_valid(" ".join(words)):
+        raise ValueError("is not a valid BIP-39 mnemonic (an unknown word, or the checksum word is wrong)")
     return " ".join(words)
 
 
@@ -114,6 +122,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("CHAIN_ASSETS", "ETH:9=native:1,USD:2=dev:1,CREDITS:2=dev:1", _parsed(parse_chain_assets), "Ledger assets payable on chain: CODE:SCALE=TOKEN:RATE, TOKEN native (ETH), dev (the embedded ERC-20) or 0xADDRESS@DECIMALS, RATE chain units per ledger unit; refused unless every minor unit converts into whole base units (README, Payouts)."),
     Setting("PAYOUT_LIMITS", "USD=1.00:10000.00:10000.00,CREDITS=1.00:10000.00:10000.00", _parsed(parse_payout_limits), "Payout limits per asset code, for every brand: CODE=MIN:MAX:DAILY in units of the asset (- for none); DAILY caps one customer's payouts in any 24 hours."),
     Setting("PAYOUT_DRAIN_BATCH_MAX", "50", _int_in(1, 10_000), "Most payouts one scheduler tick advances (claims, broadcasts, status checks)."),
+    Setting("DEV_CHAIN_TICK_BUDGET_MS", "100", _int_in(1, 60_000), "CPU time one payout drain run may spend in calls to the embedded dev chain, which computes in this process (py-evm) and would otherwise take the CPU from requests; the rest waits for the next tick."),
     Setting("PAYOUT_POLL_INTERVAL_MS", "2000", _int_in(0, 3_600_000), "How long a submitted payout waits before its rail is asked again where it stands."),
     Setting("PAYOUT_RETRY_MAX_MS", "300000", _int_in(0, 86_400_000), "Longest wait between two tries after transient rail errors (the wait doubles from 1 s up to this)."),
     Setting("WALLET_SEED", "", _mnemonic, "BIP-39 mnemonic the funding wallets' deposit addresses derive from (m/44'/60'/0'/0/<index>). Empty: one is generated on first start and written to data/wallet_seed (0600): back it up, it holds the keys of every deposit address; a seed that does not derive the database's existing wallets is refused (no wallet is created with it)."),
@@ -166,6 +175,7 @@ class Config:
     chain_assets: tuple[ChainAsset, ...]
     payout_limits: tuple[PayoutLimit, ...]
     payout_drain_batch_max: int
+    dev_chain_tick_budget_ms: int
     payout_poll_interval_ms: int
     payout_retry_max_ms: int
     wallet_seed: str

@@ -62,7 +62,8 @@ class Runtime:
         self.payout_drain = PayoutDrain(self.writer, self.readers, self.clock, self.rails,
                                         batch_max=config.payout_drain_batch_max,
                                         poll_ms=config.payout_poll_interval_ms,
-                                        retry_max_ms=config.payout_retry_max_ms)
+                                        retry_max_ms=config.payout_retry_max_ms,
+                                        cpu_budget_ms=config.dev_chain_tick_budget_ms)
         self.deposits = DepositScanner(self.writer, self.readers, self.clock, self.rails.get("chain"),
                                        blocks_max=config.deposit_scan_blocks_max)
         self.wallets = WalletService(self.ledger, self.rails, HdSeed(config), self.deposits)

@@ -125,10 +125,14 @@ class Scheduler:
 
     async def _step(self, name: str, step: Callable[[], Awaitable]):
         try:
-            return await step()
+            result = await step()
         except Exception as exc:  # noqa: BLE001 - one failing step never stops the others
             self._failed(name, exc)
             return None
+        if self._logged:  # recovered: its next failure is news again, logged at once
+            for key in [k for k in self._logged if k[0] == name]:
+                del self._logged[key]
+        return result
 
     async def _run_chunks(self) -> None:
         jobs = self.runtime.jobs

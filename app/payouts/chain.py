@@ -53,6 +53,7 @@ TOKEN_GAS = 100_000
 DEV_TOKEN_SUPPLY = 10**9 * 10**6  # a billion DUSD (6 decimals), all the payer's
 DEV_PAYER_KEY = "0x" + "00" * 31 + "01"  # eth-tester's first pre-funded account
 RETRY_S = 5.0
+MINED_KEPT = 100_000  # receipts of the embedded chain kept in memory (then forgotten, read again)
 _ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}\Z")
 _EXPECTED_NONCE = re.compile(r"expected (\d+), but got (\d+)", re.IGNORECASE)
 ZERO_ADDRESS = "0x" + "0" * 40
@@ -78,6 +79,7 @@ def libs() -> types.SimpleNamespace:
                 from eth_abi import decode, encode
                 from eth_account import Account
                 from eth_tester import PyEVMBackend  # noqa: F401 - what EthereumTesterProvider loads
+                from eth_tester.exceptions import TransactionNotFound as TesterTransactionNotFound
                 from eth_utils import is_checksum_address
                 from web3 import EthereumTesterProvider, Web3
                 from web3.exceptions import TransactionNotFound
@@ -86,6 +88,7 @@ def libs() -> types.SimpleNamespace:
             _libs = types.SimpleNamespace(decode=decode, encode=encode, Account=Account, Web3=Web3,
                                           EthereumTesterProvider=EthereumTesterProvider,
                                           TransactionNotFound=TransactionNotFound,
+                                          TesterTransactionNotFound=TesterTransactionNotFound,
                                           is_checksum_address=is_checksum_address)
         return _libs
 
@@ -108,6 +111,8 @@ class ChainRail:
 
     def __init__(self, config: Config, writer, readers) -> None:
         self.embedded = not config.web3_provider_url
+        self.cpu_bound = self.embedded  # py-evm computes in this process (the drain's budget)
+        self.cpu_s = 0.0  # CPU seconds the rail's thread has spent in calls
         self.url = config.web3_provider_url
         self.writer, self.readers = writer, readers
         self.confirmations = config.chain_confirmations
@@ -131,6 +136,9 @@ class ChainRail:
         # What the payer holds, per coin ("ETH" or the token's address): (base units, decimals),
         # read by `refresh_payer_balances` (a scheduler step) for /metrics.
         self.payer_balances: dict[str, tuple[int, int]] = {}
+        # The embedded chain's receipts of what this process sent: tx hash → (status, block).
+        self._mined: dict[str, tuple[int, int]] = {}
+        self._mined_complete = True  # it holds every one sent (False once it was ever emptied)
         self._balances_read_at = float("-inf")
         self._pending_key: Optional[str] = None
 
@@ -257,7 +265,11 @@ class ChainRail:
 
     def _broadcast(self, tx: sqlite3.Row) -> Outcome:
         try:
-            self.w3.eth.send_raw_transaction(tx["raw_tx"])
+            if self.embedded:  # eth-tester itself: web3's request formatting would cost a third more
+                self.tester.send_raw_transaction(tx["raw_tx"])
+                self._note_mined(tx["tx_hash"])
+            else:
+                self.w3.eth.send_raw_transaction(tx["raw_tx"])
         except Exception as exc:  # noqa: BLE001 - classified below; nothing else is known of node errors
             return self._refused(tx, exc)
         return Submitted(tx["tx_hash"], {"nonce": tx["nonce"]})
@@ -288,10 +300,11 @@ class ChainRail:
         except Exception as exc:  # noqa: BLE001 - a node error is never the payout's failure
             return Retry(f"chain: {type(exc).__name__}: {str(exc)[:300]}", RETRY_S)
 
-    def _from_receipt(self, tx: sqlite3.Row, receipt) -> Outcome:
-        if receipt["status"] != 1:
-            return Failed(f"chain: transaction reverted in block {receipt['blockNumber']}")
-        have = self.w3.eth.block_number - receipt["blockNumber"] + 1
+    def _from_receipt(self, tx: sqlite3.Row, receipt: tuple[int, int]) -> Outcome:
+        status, block = receipt
+        if status != 1:
+            return Failed(f"chain: transaction reverted in block {block}")
+        have = self._head() - block + 1
         if have < self.confirmations and self.embedded:  # the dev chain makes blocks on demand
             self.tester.mine_blocks(self.confirmations - have)
             have = self.confirmations
@@ -299,16 +312,43 @@ class ChainRail:
             return Confirmed(tx["tx_hash"])
         return Pending(tx["tx_hash"])
 
-    def _receipt(self, tx_hash: str):
+    # The embedded chain is asked directly (eth-tester's own API), a node through web3.
+    def _head(self) -> int:
+        return self.tester.get_block_by_number("latest")["number"] if self.embedded else self.w3.eth.block_number
+
+    def _receipt(self, tx_hash: str) -> Optional[tuple[int, int]]:
+        """(status, block number) of the transaction's receipt; None when it has none."""
+        lib = libs()
         try:
-            return self.w3.eth.get_transaction_receipt(tx_hash)
-        except libs().TransactionNotFound:
+            if self.embedded:
+                found = self._mined.get(tx_hash)
+                if found is not None or self._mined_complete:
+                    return found  # never sent in this life of the chain: no receipt (no scan)
+                receipt = self.tester.get_transaction_receipt(tx_hash)
+                return receipt["status"], receipt["block_number"]
+            receipt = self.w3.eth.get_transaction_receipt(tx_hash)
+            return receipt["status"], receipt["blockNumber"]
+        except (lib.TransactionNotFound, lib.TesterTransactionNotFound):
             return None
 
+    def _note_mined(self, tx_hash: str) -> None:
+        """The dev chain mines a transaction as it is sent: its receipt is read now, from the
+        newest block, and kept for the checks (eth-tester finds a receipt by reading the blocks
+        back from the newest one: later, that costs ~0.25 ms a block, and for a transaction it
+        never saw, every block of the chain)."""
+        receipt = self.tester.get_transaction_receipt(tx_hash)
+        if len(self._mined) >= MINED_KEPT:
+            self._mined.clear()
+            self._mined_complete = False
+        self._mined[tx_hash] = (receipt["status"], receipt["block_number"])
+
     def _known(self, tx_hash: str) -> bool:
+        lib = libs()
         try:
+            if self.embedded:  # the dev chain mines what it is sent: known means mined
+                return self._receipt(tx_hash) is not None
             return self.w3.eth.get_transaction(tx_hash) is not None
-        except libs().TransactionNotFound:
+        except (lib.TransactionNotFound, lib.TesterTransactionNotFound):
             return False
 
     def note(self, conn: sqlite3.Connection, order: PayoutOrder, outcome: Outcome, now_ms: int) -> None:
@@ -325,7 +365,16 @@ class ChainRail:
 
     # -- helpers --------------------------------------------------------------------------------------
     async def _run(self, fn: Callable, *args) -> Any:
-        return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+        return await asyncio.get_running_loop().run_in_executor(self._executor, self._timed, fn, *args)
+
+    def _timed(self, fn: Callable, *args) -> Any:
+        """`fn(*args)` on the rail's thread, its CPU time added to `cpu_s` (the drain's budget:
+        wall time would also count the waits for the GIL that busy requests cause)."""
+        started = time.thread_time()
+        try:
+            return fn(*args)
+        finally:
+            self.cpu_s += time.thread_time() - started
 
     async def on_thread(self, fn: Callable[[Any], Any]) -> Any:
         """Await `fn(w3)` run on the rail's thread (the deposit scan)."""

@@ -14,8 +14,9 @@ hash, log index): a crash, a restart or a second scan credits nothing twice.
 The embedded dev chain makes blocks only when asked: there, the blocks a deposit still needs
 for its confirmations are mined at once (as the payout drain does), so a scan reads up to
 the newest block. Against a node, scanning starts at the node's newest block when the first
-wallet is created (or at the first scan, if the node was out of reach then): nothing is
-looked for in the chain's past.
+wallet is created (or at the first scan after that, if the node was out of reach then):
+nothing is looked for in the chain's past. A wallet created while a scan read the chain makes
+that scan leave the cursor where it was, so the range is read again with it.
 
 Deposit addresses only receive: the service never signs with their keys (WALLET_SEED holds
 them); moving what they hold (a sweep) is the operator's step, outside the service.
@@ -63,6 +64,9 @@ class DepositScanner:
             return 0
         key = self.chain.chain_key
         cursor = await self.readers.read(lambda c: store.next_block(c, key))
+        if cursor is None:  # the first scan on this chain: start the cursor (persisted), read from the next
+            await self.begin()
+            return 0
         coins = {address: self._coin(t.asset, t.scale) for address, t in targets.items()}
         found = await self.chain.on_thread(lambda w3: self._read(w3, cursor, coins))
         if found is None:
@@ -101,11 +105,9 @@ class DepositScanner:
         return libs().Web3.to_checksum_address(token), mapped.base_per_minor
 
     # -- on the chain rail's thread ------------------------------------------------------------
-    def _read(self, w3, cursor: Optional[int], coins: dict) -> Optional[tuple[list[store.Deposit], int]]:
+    def _read(self, w3, cursor: int, coins: dict) -> Optional[tuple[list[store.Deposit], int]]:
         head = w3.eth.block_number
         confirmations = self.chain.confirmations
-        if cursor is None:
-            cursor = 0 if self.chain.embedded else head
         last = head if self.chain.embedded else head - confirmations + 1
         last = min(last, cursor + self.blocks_max - 1)
         if last < cursor:
@@ -158,6 +160,8 @@ class DepositScanner:
                 next_block: int, now_ms: int) -> int:
         credited = 0
         assets: dict[int, Asset] = {}
+        # A wallet made while the chain was read was not looked for: the range is read again.
+        complete = set(store.targets_by_address(conn)) <= set(targets)
         for d in deposits:
             target, coin = targets[d.to_address], coins[d.to_address]
             if coin is None or (coin[0] or "").lower() != (d.token or "").lower():
@@ -177,5 +181,6 @@ class DepositScanner:
                     metadata={"tx_hash": d.tx_hash, "log_index": d.log_index, "from": d.from_address}), now_ms).id
                 credited += 1
             store.insert_deposit(conn, target.wallet_row_id, d, amount, dust, transfer_id, now_ms)
-        store.set_next_block(conn, key, next_block, now_ms)
+        if complete:
+            store.set_next_block(conn, key, next_block, now_ms)
         return credited

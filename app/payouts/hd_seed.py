@@ -12,12 +12,19 @@ import os
 import threading
 from typing import Optional
 
-from ..config import Config, ConfigError
+from ..config import Config
+from ..ledger.errors import LedgerError
 from ..secret_files import read_or_create
 from .chain import libs
 
 SEED_FILE = "wallet_seed"
 PATH = "m/44'/60'/0'/0/{index}"
+
+
+class SeedUnusable(LedgerError):
+    """The HD seed cannot be read, or does not derive the addresses the database holds."""
+
+    code = "wallet_seed_unusable"
 
 
 class HdSeed:
@@ -33,10 +40,14 @@ class HdSeed:
                 libs()  # eth-account's imports, with the recursion limit kept
                 from eth_account.hdaccount import Language, seed_from_mnemonic
                 from eth_account.hdaccount.mnemonic import Mnemonic
-                mnemonic = self._configured or read_or_create(self._path, _new_mnemonic)
+                where = "WALLET_SEED" if self._configured else "data/" + SEED_FILE
+                try:
+                    mnemonic = self._configured or read_or_create(self._path, _new_mnemonic)
+                except (OSError, ValueError) as exc:
+                    raise SeedUnusable(f"the wallet seed cannot be read from {where}: {exc}") from None
                 if not Mnemonic(Language.ENGLISH).is_mnemonic_valid(mnemonic):
-                    where = "WALLET_SEED" if self._configured else self._path
-                    raise ConfigError(f"{where} is not a valid BIP-39 mnemonic (its checksum word is wrong)")
+                    raise SeedUnusable(f"{where} is not a valid BIP-39 mnemonic: restore the seed the wallets"
+                                       " were made with")
                 self._seed = seed_from_mnemonic(mnemonic, "")
             return self._seed
 

@@ -6,7 +6,10 @@ Each run takes the due unfinished payouts (at most PAYOUT_DRAIN_BATCH_MAX, oldes
    with a `stage` hook (the chain), the work that must be durable before any I/O (nonce,
    signature, stored transaction);
 2. call the rails **outside any transaction**, one payout after the other: `submit` for a
-   payout the rail has not acknowledged yet, `check` for one it has (`provider_ref`);
+   payout the rail has not acknowledged yet, `check` for one it has (`provider_ref`). A rail
+   that computes in this process (`cpu_bound`: the embedded dev chain, py-evm in Python)
+   gets at most DEV_CHAIN_TICK_BUDGET_MS of CPU time (its thread's) per run, so that it
+   never starves the requests of the GIL; what is left waits for the next tick;
 3. **apply** every outcome in one writer command: `Submitted`/`Pending` store the ref and
    poll again after PAYOUT_POLL_INTERVAL_MS; `Confirmed` posts the hold (the amount stays
    in the brand's `payout_clearing` account: what was paid out); `Failed` voids it (the
@@ -57,9 +60,11 @@ def order_of(row: sqlite3.Row) -> PayoutOrder:
 
 
 class PayoutDrain:
-    def __init__(self, writer, readers, clock, rails, *, batch_max: int, poll_ms: int, retry_max_ms: int) -> None:
+    def __init__(self, writer, readers, clock, rails, *, batch_max: int, poll_ms: int, retry_max_ms: int,
+                 cpu_budget_ms: int = 100) -> None:
         self.writer, self.readers, self.clock, self.rails = writer, readers, clock, rails
         self.batch_max, self.poll_ms, self.retry_max_ms = batch_max, poll_ms, retry_max_ms
+        self.cpu_budget_s = cpu_budget_ms / 1000
         self.stats = DrainStats()
 
     async def run(self) -> int:
@@ -80,8 +85,15 @@ class PayoutDrain:
                 work.append((row, True))
             elif row["status"] == "submitted" and ready.get(row["rail"], True):
                 work.append((row, False))
-        results = [(row, action, outcome) for row, first in work
-                   for action, outcome in [await self._call(row, first, claimed.get(row["id"]))]]
+        results = []
+        spent: dict[str, float] = {}  # CPU seconds of the rails that compute in this process
+        for row, first in work:
+            rail = self.rails.get(row["rail"])
+            if getattr(rail, "cpu_bound", False):
+                before = spent.setdefault(row["rail"], rail.cpu_s)
+                if rail.cpu_s - before >= self.cpu_budget_s:
+                    continue  # next tick: a claimed one is then submitted, a submitted one checked
+            results.append((row, *await self._call(row, first, claimed.get(row["id"]))))
         if results:
             await self.writer.submit(lambda c: self._apply(c, results, self.clock.now_ms()))
         return len(results)

@@ -12,19 +12,14 @@ import sqlite3
 import uuid
 from typing import Any
 
-from ..ledger.errors import InvalidRequest, LedgerError, NotFound
+from ..ledger.errors import InvalidRequest, NotFound
+from ..payouts.hd_seed import SeedUnusable
 from ..payouts.rails import check_asset
 from ..store import wallets as store
 from ..store.accounts import ensure_account
 from .ledger import LedgerService, Wrap
 
 DEPOSITS_SHOWN = 50
-
-
-class SeedMismatch(LedgerError):
-    """The HD seed does not derive the addresses the database holds."""
-
-    code = "wallet_seed_mismatch"
 
 
 class WalletService:
@@ -67,7 +62,7 @@ class WalletService:
             return
         first = await self.readers.read(store.first_wallet)
         if first is not None and self.seed.address(first[0]) != first[1]:
-            raise SeedMismatch("the wallet seed (WALLET_SEED or data/wallet_seed) does not derive this database's"
+            raise SeedUnusable("the wallet seed (WALLET_SEED or data/wallet_seed) does not derive this database's"
                                " deposit addresses: restore the seed the wallets were made with")
         self._seed_checked = True
 

@@ -15,7 +15,7 @@ STATUS = {
     "body_too_large": 413, "unsupported_media_type": 415,
     "insufficient_funds": 422, "limit_exceeded": 422, "out_of_stock": 422,
     "gift_card_unusable": 422, "gift_card_expired": 422, "gift_card_voided": 422, "batch_failed": 422, "lots_inconsistent": 500,
-    "rate_limited": 429, "internal_error": 500, "unavailable": 503, "wallet_seed_mismatch": 503,
+    "rate_limited": 429, "internal_error": 500, "unavailable": 503, "wallet_seed_unusable": 503,
 }
 
 

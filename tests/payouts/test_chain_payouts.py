@@ -338,3 +338,27 @@ def test_the_chain_libraries_keep_the_recursion_limit(live, shop):
 def test_metrics_show_payouts_by_rail_and_status(live, shop):
     text = shop.client.get("/metrics").text
     assert "payout_drain_lag_seconds" in text and "payout_drain_total" in text
+
+
+def test_the_drain_spends_a_bounded_cpu_time_on_the_dev_chain_per_run(tmp_path, clock):
+    """DEV_CHAIN_TICK_BUDGET_MS: a run stops calling the in-process chain once its thread has spent
+    the budget; what is left goes on at the next runs, and every payout still confirms once."""
+    gen = serving(tmp_path, clock, chain_confirmations=2, payout_poll_interval_ms=0, payout_retry_max_ms=0,
+                  payout_limits=LIMITS, dev_chain_tick_budget_ms=1)
+    live = next(gen)
+    admin = Api(live.url)
+    assert admin.post("/v1/brands", json={"code": "shop", "name": "Shop"}).status_code == 201
+    shop = Api(live.url, key=admin.post("/v1/api-keys", json={"role": "brand", "brand": "shop"}).json()["key"])
+    try:
+        earn(shop, "ann", "100.00")
+        ids = [request(shop, "ann", "1.00", new_address()).json()["id"] for _ in range(6)]
+        advanced = [on_server(live, live.runtime.payout_drain.run()) for _ in range(40)]
+        assert max(advanced) < 6  # never all six in one run: 1 ms is one call's worth at most
+        assert {shop.get(f"/v1/payouts/{i}").json()["status"] for i in ids} == {"confirmed"}
+        assert balance(shop, "ann")["balance"] == "94.00"
+        hashes = {shop.get(f"/v1/payouts/{i}").json()["tx_hash"] for i in ids}
+        assert len(hashes) == 6
+    finally:
+        shop.client.close()
+        admin.client.close()
+        next(gen, None)

@@ -223,7 +223,7 @@ def test_a_seed_that_does_not_derive_the_wallets_is_refused(tmp_path, clock):
     try:
         api = Api(second.url)
         r = api.post("/v1/wallets", json={"name": "b", "asset": "USD"}, brand="shop")
-        assert r.status_code == 503 and r.json()["error"]["code"] == "wallet_seed_mismatch", r.text
+        assert r.status_code == 503 and r.json()["error"]["code"] == "wallet_seed_unusable", r.text
         api.client.close()
     finally:
         second.stop()
@@ -264,3 +264,33 @@ def test_seed_000_flow_as_the_readme_walks_it(live, shop):
     assert settle(live, shop, wd.json()["id"])["status"] == "confirmed"
     assert wallet(shop, w["id"])["balance"] == "84.50"
     assert chain(live).balance_of(dest, "USD") - before == 5_00 * 10**4
+
+
+def test_an_unreadable_seed_file_is_a_clear_503(live, shop):
+    path = os.path.join(live.runtime.config.data_dir, "wallet_seed")
+    with open(path, "w", encoding="utf-8"):
+        pass  # empty: what no crash can leave any more (the file is linked in whole), but a disk may
+    r = shop.post("/v1/wallets", json={"name": "a", "asset": "USD"})
+    assert r.status_code == 503 and r.json()["error"]["code"] == "wallet_seed_unusable", r.text
+    assert "empty" in r.json()["error"]["message"]
+
+
+def test_a_wallet_seed_setting_must_be_a_valid_mnemonic(tmp_path):
+    from app.config import ConfigError, load_config
+    with pytest.raises(ConfigError, match="WALLET_SEED"):
+        load_config({"WALLET_SEED": " ".join(["abandon"] * 12)}, env_file=None)  # the checksum word is wrong
+    with pytest.raises(ConfigError, match="WALLET_SEED"):
+        load_config({"WALLET_SEED": "one two three"}, env_file=None)
+    assert load_config({"WALLET_SEED": SEED}, env_file=None).wallet_seed == SEED
+
+
+def test_generated_secret_files(tmp_path):
+    from app.secret_files import read_or_create
+    path = str(tmp_path / "secret")
+    assert read_or_create(path, lambda: "first") == "first"
+    assert read_or_create(path, lambda: "second") == "first"
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    assert sorted(os.listdir(tmp_path)) == ["secret"]  # no temporary file left
+    open(path, "w").close()
+    with pytest.raises(ValueError, match="empty"):
+        read_or_create(path, lambda: "third")
