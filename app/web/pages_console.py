@@ -1,6 +1,6 @@
 """The staff console (DESIGN §9): sign in with an API key, then the brand's dashboard,
 customers, credit and debit, events (and dry runs), rewards, payouts, gift cards, rules and
-jobs.
+jobs, funding wallets.
 
 The key is kept in a signed, HttpOnly, SameSite=Lax cookie (Secure over https) and is
 checked again on every page, with the same roles as the API: an admin key picks a brand
@@ -27,6 +27,7 @@ from .models_loyalty import EventIn, RuleIn, RulePatchIn
 from .models_payouts import PayoutIn
 from .models_referrals import GiftCardIn
 from .models_rewards import RedeemIn
+from .models_wallets import WalletIn
 from .pages_base import FormInvalid, PageHandler, error_fields, validate_form
 from .pages_chart import balance_chart_svg
 from .pages_customer import customer_overview
@@ -506,6 +507,35 @@ class GiftCardVoid(ConsoleHandler):
             raise InvalidRequest(exc.errors["form"]) from None
 
 
+# -- funding wallets -------------------------------------------------------------------------------
+class WalletsPage(FormPage):
+    """Funding wallets: create one (an asset payable on chain), and each wallet's balance and
+    deposit address (what to send to it)."""
+
+    TEMPLATE = "console/wallets.html"
+    FIELDS = ("name", "asset")
+
+    def show(self, values: dict, errors: dict, status: int = 200, **extra: Any) -> None:
+        super().show(values, errors, status=status, wallets=self._wallets, **extra)
+
+    async def prepare(self) -> None:
+        await super().prepare()
+        self._wallets = []
+        if self.principal is not None and self.brand_id is not None:
+            self._wallets = [v for _, v in await self.runtime.wallets.list(self.brand_id, 0, 200)]
+
+    async def initial(self) -> dict[str, str]:
+        return {}
+
+    async def run(self, values: dict) -> None:
+        brand = self.need_brand()
+        d = validate_form(WalletIn, values)
+        wallets = self.runtime.wallets
+        await self.once(self.scope, values, lambda wrap: wallets.create(brand, d.name, d.asset, wrap=wrap),
+                        lambda made: ("/console/wallets", f"Wallet {made['name']} created: send {made['asset']}"
+                                                          f" to {made['deposit_address']}."))
+
+
 # -- jobs ------------------------------------------------------------------------------------------
 class JobsPage(ConsoleHandler):
     async def get(self) -> None:
@@ -557,6 +587,7 @@ ROUTES = [
     ("/console/payouts/{payout_id}/cancel", PayoutCancel),
     ("/console/gift-cards", GiftCardsPage),
     ("/console/gift-cards/{card_id}/void", GiftCardVoid),
+    ("/console/wallets", WalletsPage),
     ("/console/jobs", JobsPage),
     ("/console/jobs/{code}", JobPage),
     ("/console/jobs/{code}/run", JobRun),

@@ -349,3 +349,25 @@ def test_gift_cards_create_look_up_and_void(live, shop, page):
     assert page.inner_text(f"tr[data-card='{card['id']}'] .status") == "voided"
     assert shop.get(f"/v1/gift-cards/{code}").json()["status"] == "voided"
     shot(page, "gift-cards")
+
+
+def test_wallets_create_and_list_with_their_deposit_address(live, shop, page):
+    sign_in(page, live, shop.key_text)
+    page.goto(live.url + "/console/wallets")
+    form = page.get_by_role("form", name="Create a wallet")
+    form.get_by_label("Name").fill("content team")
+    form.get_by_label("Asset").select_option("POINTS")  # not payable on chain: the error by the field
+    form.get_by_role("button", name="Create wallet").click()
+    page.wait_for_load_state()
+    assert "not payable on chain" in page.content()
+    assert shop.get("/v1/wallets").json()["data"] == []
+    form = page.get_by_role("form", name="Create a wallet")
+    form.get_by_label("Name").fill("content team")
+    form.get_by_label("Asset").select_option("USD")
+    form.get_by_role("button", name="Create wallet").click()
+    page.wait_for_load_state()
+    [made] = shop.get("/v1/wallets").json()["data"]
+    assert made["deposit_address"] in page.inner_text(".flash")
+    row = page.locator(f"tr[data-wallet='{made['id']}']")
+    assert made["deposit_address"] in row.inner_text() and "0.00 USD" in row.inner_text()
+    shot(page, "wallets")

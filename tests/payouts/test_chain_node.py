@@ -90,22 +90,28 @@ def test_a_node_needs_its_key_and_chain_id(tmp_path):
                             chain_id=1))
 
 
+def deposit_through_a_payout(live, shop, address: str, amount: str) -> None:
+    """Tokens from the payer to `address` (a customer's payout), drained and scanned until the
+    deposit is credited (the node mines a block every 100 ms)."""
+    earn(shop, "cat", amount)
+    p = request(shop, "cat", amount, address).json()
+    credited = 0
+    for _ in range(100):
+        drain(live)
+        credited += asyncio.run_coroutine_threadsafe(live.runtime.deposits.run(), live.loop).result(60)
+        if credited:
+            break
+        time.sleep(0.05)
+    assert shop.get(f"/v1/payouts/{p['id']}").json()["status"] == "confirmed"
+
+
 def test_deposits_to_a_wallet_are_credited_after_the_confirmations(tmp_path, clock, node):
     gen = node_server(tmp_path, clock, node, node[1])
     live = next(gen)
     shop = brand_key(live)
     try:
         w = shop.post("/v1/wallets", json={"name": "ops", "asset": "CREDITS"}).json()
-        earn(shop, "cat", "10.00")
-        p = request(shop, "cat", "4.00", w["deposit_address"]).json()  # tokens from the payer to the wallet
-        credited = 0
-        for _ in range(100):  # the node mines a block every 100 ms
-            drain(live)
-            credited += asyncio.run_coroutine_threadsafe(live.runtime.deposits.run(), live.loop).result(60)
-            if credited:
-                break
-            time.sleep(0.05)
-        assert shop.get(f"/v1/payouts/{p['id']}").json()["status"] == "confirmed"
+        deposit_through_a_payout(live, shop, w["deposit_address"], "4.00")
         found = shop.get(f"/v1/wallets/{w['id']}").json()
         assert found["balance"] == "4.00", found
         [d] = found["deposits"]
@@ -134,16 +140,7 @@ def test_a_wallet_made_while_the_node_was_out_of_reach_still_gets_its_deposits(t
     shop = brand_key(live)
     try:
         asyncio.run_coroutine_threadsafe(live.runtime.deposits.run(), live.loop).result(60)  # starts the cursor
-        earn(shop, "cat", "10.00")
-        p = request(shop, "cat", "4.00", w["deposit_address"]).json()
-        credited = 0
-        for _ in range(100):
-            drain(live)
-            credited += asyncio.run_coroutine_threadsafe(live.runtime.deposits.run(), live.loop).result(60)
-            if credited:
-                break
-            time.sleep(0.05)
-        assert shop.get(f"/v1/payouts/{p['id']}").json()["status"] == "confirmed"
+        deposit_through_a_payout(live, shop, w["deposit_address"], "4.00")
         assert shop.get(f"/v1/wallets/{w['id']}").json()["balance"] == "4.00"
     finally:
         shop.client.close()
