@@ -275,7 +275,7 @@ def create_batch(conn: sqlite3.Connection, specs: list[TransferSpec], atomic: bo
 
     Items after a failure still run, so that the error names every failing item. Most
     batches are checked in memory and written at the end (`_Deferred`): a failing item has
-    written nothing. The others (idempotency keys, lots) write item by item; then an atomic
+    written nothing. The others (replayed idempotency keys, lots) write item by item; then an atomic
     batch relies on the caller's transaction to undo everything when it raises
     `BatchFailed`, and a non-atomic one puts each item in its own SAVEPOINT."""
     items: list[BatchItem] = []
@@ -312,15 +312,26 @@ def batch_refused(failures: list[tuple[int, LedgerError]]) -> BatchFailed:
 
 def _deferrable(conn: sqlite3.Connection, specs: list[TransferSpec],
                 accounts: dict[int, Account]) -> _Deferred | None:
-    """A `_Deferred` when every item can be checked in memory: no idempotency keys (their
-    check is the unique index), no lots (their consumption reads the lots table). Loads the
+    """A `_Deferred` when every item can be checked in memory: no lots (their consumption
+    reads the lots table), and idempotency keys only when none of them is taken yet nor
+    given twice (one query for all: then no item can be a replay, and no other writer can
+    take a key before the batch's rows are written in this transaction). A batch that
+    replays, in part or whole, goes item by item, where each replay is checked. Loads the
     batch's accounts into `accounts` either way."""
     ids = {s.debit_account_id for s in specs} | {s.credit_account_id for s in specs}
     accounts.update(load_many(conn, ids))
-    keyed = any(s.idempotency_key or s.from_lot_id or s.expires_at_ms for s in specs)
-    if keyed or any(a.tracks_lots for a in accounts.values()):
+    if any(s.from_lot_id or s.expires_at_ms for s in specs) or any(a.tracks_lots for a in accounts.values()):
+        return None
+    keys = [(s.brand_id, s.idempotency_key) for s in specs if s.idempotency_key]
+    if keys and (len(set(keys)) != len(keys) or _any_key_taken(conn, keys)):
         return None
     return _Deferred(_tip(conn))
+
+
+def _any_key_taken(conn: sqlite3.Connection, keys: list[tuple[int, str]]) -> bool:
+    return conn.execute(
+        "SELECT 1 FROM transfers t JOIN json_each(?) k ON t.brand_id = k.value ->> 0"
+        " AND t.idempotency_key = k.value ->> 1 LIMIT 1", (json.dumps(keys),)).fetchone() is not None
 
 
 def _flush(conn: sqlite3.Connection, deferred: _Deferred, accounts: dict[int, Account],

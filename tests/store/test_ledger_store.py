@@ -246,3 +246,32 @@ async def test_batch_with_holds_and_repeated_accounts(runtime, brand):
     with pytest.raises(BatchFailed):
         await runtime.ledger.transfer_batch(brand, items, atomic=True)
     assert (await balance(runtime, brand, "x")).balance == 60
+
+
+async def test_keyed_batches_written_together_and_replayed_item_by_item(runtime, brand):
+    """A batch whose keys are all new is checked in memory and written at its end; one that
+    repeats a key (taken already, or twice in the batch) goes item by item, each replay checked."""
+    for who in ("a", "b"):
+        await runtime.ledger.credit(brand, who, credits(100))
+    items = [("a", "b", credits(10, code="transfer", idempotency_key=f"k{i}")) for i in range(3)]
+    first = await runtime.ledger.transfer_batch(brand, items, atomic=True)
+    assert [r.record.idempotency_key for r in first] == ["k0", "k1", "k2"]
+    assert all(not r.record.replayed for r in first)
+    # Half old, half new: the old items are the same transfers, the new one is written once.
+    mixed = items[1:] + [("a", "b", credits(10, code="transfer", idempotency_key="k3"))]
+    again = await runtime.ledger.transfer_batch(brand, mixed, atomic=True)
+    assert [r.record.id for r in again[:2]] == [r.record.id for r in first[1:]]
+    assert [r.record.replayed for r in again] == [True, True, False]
+    assert (await balance(runtime, brand, "a")).balance == 60
+    # The same key twice in one batch: the second item is the first's replay.
+    twice = [("a", "b", credits(5, code="transfer", idempotency_key="k9"))] * 2
+    done = await runtime.ledger.transfer_batch(brand, twice, atomic=True)
+    assert done[0].record.id == done[1].record.id
+    assert (await balance(runtime, brand, "a")).balance == 55
+    # Another amount under a taken key is refused, and the batch moves nothing.
+    with pytest.raises(BatchFailed) as err:
+        await runtime.ledger.transfer_batch(brand, [("a", "b", credits(7, code="transfer", idempotency_key="k0")),
+                                                    ("a", "b", credits(1, code="transfer", idempotency_key="k10"))],
+                                            atomic=True)
+    assert [(i["index"], i["code"]) for i in err.value.details["items"]] == [(0, "idempotency_key_reused")]
+    assert (await balance(runtime, brand, "a")).balance == 55
