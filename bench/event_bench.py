@@ -428,29 +428,10 @@ def main() -> None:
         if f.mode != "livez":
             print(f"p50 / p99 {f.label.split()[0]:5s} {f.p50_ms:8.2f} / {f.p99_ms:8.2f} ms")
     print(f"in the file: {total_events:,} events, {total_transfers:,} transfers")
-    if prof_text:
-        print()
-        print(f"py-spy (--threads, {PROFILE_HZ} Hz, during (p); raw samples in {args.profile}):")
-        print(prof_text)
-    print()
-    print(f"python -m app verify: exit {verify.returncode}")
-    for line in (verify.stdout + verify.stderr).strip().splitlines()[:40]:
-        print(f"  {line}")
-    if log_lines:
-        print(f"server log: {len(log_lines)} warning/error line(s), first ones:")
-        for line in log_lines[:5]:
-            print(f"  {line.rstrip()[:300]}")
-    if verify.returncode != 0:
-        problems.append(f"python -m app verify exited {verify.returncode}")
-    print(f"elapsed {elapsed:.0f} s")
-    if problems:
-        print()
-        print("FAIL: the run did not measure what it says:")
-        for m in problems:
-            print(f"  FAIL {m}")
-        sys.exit(1)
-    print(f"counts: OK (event rows = 2xx answers x events per request, transfers = events x {TRANSFERS_PER_EVENT}, "
-          f"credits one transfer each, no replays)")
+    hb.finish_report(prof_text, f"py-spy (--threads, {PROFILE_HZ} Hz, during (p); raw samples in {args.profile}):",
+                     verify, log_lines, problems, elapsed,
+                     f"counts: OK (event rows = 2xx answers x events per request, transfers = events x"
+                     f" {TRANSFERS_PER_EVENT}, credits one transfer each, no replays)")
 
 
 if __name__ == "__main__":

@@ -552,9 +552,18 @@ def main() -> None:
           f"errors: {b2.non2xx} non-2xx, {b2.socket_errors} socket (target 0)")
     keyed = ", ".join(f"{f.label.split()[0]} {f.created_keyed:,}" for f in figures if f.created_keyed is not None)
     print(f"transfers with each keyed figure's key prefix: {keyed}; total in the file {total_transfers:,}")
+    finish_report(prof_text, f"py-spy (--threads, 100 Hz, during (p); raw samples in {args.profile}):", verify,
+                  log_lines, problems, elapsed,
+                  "counts: OK (transfers created = fresh 2xx answers in every figure; replays created none)")
+
+
+def finish_report(prof_text: str, prof_title: str, verify, log_lines: list, problems: list, elapsed: float,
+                  ok_line: str) -> None:
+    """The end of a bench's report: the profile, `verify`, the server's warnings; exit 1 on
+    any problem (the run did not measure what it says), else print `ok_line`."""
     if prof_text:
         print()
-        print(f"py-spy (--threads, 100 Hz, during (p); raw samples in {args.profile}):")
+        print(prof_title)
         print(prof_text)
     print()
     print(f"python -m app verify: exit {verify.returncode}")
@@ -573,7 +582,7 @@ def main() -> None:
         for m in problems:
             print(f"  FAIL {m}")
         sys.exit(1)
-    print("counts: OK (transfers created = fresh 2xx answers in every figure; replays created none)")
+    print(ok_line)
 
 
 if __name__ == "__main__":

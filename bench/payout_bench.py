@@ -84,6 +84,9 @@ def main() -> None:
             started = time.monotonic()
             request_payouts(url, key, args.payouts, run)
             requested_s = time.monotonic() - started
+            made = sum(status_counts(ledger).values())
+            if made != args.payouts:  # every request has its own key: one payout each, no replay
+                raise SystemExit(f"{args.payouts:,} payouts requested (each 2xx), {made:,} in the file")
             during = credit_figure(url, "(during) POST credit", key, ledger, brand_id, f"pb-{run}-during-", args, tmp,
                                    server.pid)
             if status_counts(ledger).get("confirmed", 0) >= args.payouts:

@@ -104,7 +104,7 @@ class Scheduler:
             await self._step("idempotency_purge", rt.purge_idempotency)
             await self._step("payouts", rt.payout_drain.run)
             await self._step("deposits", rt.deposits.run)
-            await self._step("payer_balances", rt.deposits.chain.refresh_payer_balances)
+            await self._step("payer_balances", rt.rails.get("chain").refresh_payer_balances)
             started = await self._step("start_due_jobs", lambda: rt.jobs.start_due(self.limit))
             self.stats.runs_started += len(started or ())
             await self._run_chunks()

@@ -224,7 +224,7 @@ class ChainRail:
         if asset is None or asset.scale != order.scale:
             raise InvalidRequest(f"asset {order.asset} is no longer payable on chain (CHAIN_ASSETS)")
         to, value = order.destination["address"], asset.to_base_units(order.amount_minor)
-        token = self.dev_token if asset.token == "dev" else asset.token
+        token = self.token_of(asset)
         nonce = store.allocate_nonce(conn, self.chain_key, self.payer)
         tx = {"type": 2, "chainId": self.chain_id, "nonce": nonce, **fees}
         if token is None:
@@ -384,19 +384,25 @@ class ChainRail:
         """Run `fn(w3)` on the rail's thread and wait (tests, metrics)."""
         return self._executor.submit(fn, self.w3).result(60)
 
+    def token_of(self, asset: ChainAsset) -> Optional[str]:
+        """The ERC-20 contract a chain asset is paid in (EIP-55), or None for ETH."""
+        if asset.token is None:
+            return None
+        return self.dev_token if asset.token == "dev" else libs().Web3.to_checksum_address(asset.token)
+
+    def _held(self, w3, address: str, token: Optional[str]) -> int:
+        """`address`'s balance in base units of ETH (`token` None) or of the token (on the rail's thread)."""
+        if token is None:
+            return w3.eth.get_balance(address)
+        lib = libs()
+        data = dev_token.BALANCE_OF_SELECTOR + lib.encode(["address"], [address])
+        return lib.decode(["uint256"], w3.eth.call({"from": self.payer or ZERO_ADDRESS, "to": token,
+                                                  "data": "0x" + data.hex()}))[0]
+
     def balance_of(self, address: str, asset_code: str) -> int:
         """`address`'s balance in base units of the chain asset mapped to `asset_code`."""
-        asset = self.assets[asset_code]
-        token = self.dev_token if asset.token == "dev" else asset.token
-
-        def read(w3) -> int:
-            if token is None:
-                return w3.eth.get_balance(address)
-            lib = libs()
-            data = dev_token.BALANCE_OF_SELECTOR + lib.encode(["address"], [address])
-            return lib.decode(["uint256"], w3.eth.call({"from": self.payer or ZERO_ADDRESS, "to": token,
-                                                      "data": "0x" + data.hex()}))[0]
-        return self.query(read)
+        token = self.token_of(self.assets[asset_code])
+        return self.query(lambda w3: self._held(w3, address, token))
 
     async def refresh_payer_balances(self, every_s: float = 30.0) -> None:
         """Read the payer's ETH and token balances (at most every `every_s`; only once the rail
@@ -407,22 +413,11 @@ class ChainRail:
         self._balances_read_at = now
         coins = {"ETH": (None, 18)}
         for asset in self.assets.values():
-            if asset.token is not None:
-                token = self.dev_token if asset.token == "dev" else libs().Web3.to_checksum_address(asset.token)
+            token = self.token_of(asset)
+            if token is not None:
                 coins[token] = (token, asset.decimals)
-
-        def read(w3) -> dict[str, tuple[int, int]]:
-            lib = libs()
-            found = {}
-            for name, (token, decimals) in coins.items():
-                if token is None:
-                    found[name] = (w3.eth.get_balance(self.payer), decimals)
-                else:
-                    data = dev_token.BALANCE_OF_SELECTOR + lib.encode(["address"], [self.payer])
-                    raw = w3.eth.call({"from": self.payer, "to": token, "data": "0x" + data.hex()})
-                    found[name] = (lib.decode(["uint256"], raw)[0], decimals)
-            return found
-        self.payer_balances = await self.on_thread(read)
+        self.payer_balances = await self.on_thread(lambda w3: {
+            name: (self._held(w3, self.payer, token), decimals) for name, (token, decimals) in coins.items()})
 
     def close(self) -> None:
         self._executor.shutdown(wait=True, cancel_futures=True)

@@ -99,10 +99,7 @@ class DepositScanner:
         mapped = self.chain.assets.get(asset_code)
         if mapped is None or mapped.scale != scale:
             return None
-        if mapped.token is None:
-            return None, mapped.base_per_minor
-        token = self.chain.dev_token if mapped.token == "dev" else mapped.token
-        return libs().Web3.to_checksum_address(token), mapped.base_per_minor
+        return self.chain.token_of(mapped), mapped.base_per_minor
 
     # -- on the chain rail's thread ------------------------------------------------------------
     def _read(self, w3, cursor: int, coins: dict) -> Optional[tuple[list[store.Deposit], int]]:

@@ -214,7 +214,8 @@ class FormPage(ConsoleHandler):
         self.page(self.TEMPLATE, status=status, values=values, errors=errors, **extra)
 
     async def run(self, values: dict) -> None:
-        raise NotImplementedError
+        """What the form does (each page overrides it; FormPage itself is never routed)."""
+        raise NotImplementedError(f"{type(self).__name__} does not say what its form does")
 
 
 class CreditPage(FormPage):

@@ -126,18 +126,14 @@ def test_deposits_to_a_wallet_are_credited_after_the_confirmations(tmp_path, clo
 
 def test_a_wallet_made_while_the_node_was_out_of_reach_still_gets_its_deposits(tmp_path, clock, node):
     """The scan's cursor starts at the first scan when it could not start at the wallet's creation."""
-    gen = node_server(tmp_path / "a", clock, node, node[1] + 1)  # a wrong CHAIN_ID: the rail is never ready
-    first = next(gen)
+    first_gen = node_server(tmp_path / "a", clock, node, node[1] + 1)  # a wrong CHAIN_ID: the rail is never ready
+    first = next(first_gen)
     shop = brand_key(first)
     w = shop.post("/v1/wallets", json={"name": "ops", "asset": "CREDITS"}).json()
     shop.client.close()
-    first.stop()
-    # The same database, now with the right chain id.
-    from tests.api.conftest import LiveServer
-    url, _, token = node
-    live = LiveServer(tmp_path / "a", clock, web3_provider_url=url, payout_private_key=DEV_PAYER_KEY,
-                      chain_id=node[1], chain_assets=parse_chain_assets(f"CREDITS:2={token}@6:1"),
-                      chain_confirmations=3, payout_poll_interval_ms=0, payout_retry_max_ms=0)
+    next(first_gen, None)
+    gen = node_server(tmp_path / "a", clock, node, node[1])  # the same database, now with the right chain id
+    live = next(gen)
     shop = brand_key(live)
     try:
         asyncio.run_coroutine_threadsafe(live.runtime.deposits.run(), live.loop).result(60)  # starts the cursor
@@ -145,4 +141,4 @@ def test_a_wallet_made_while_the_node_was_out_of_reach_still_gets_its_deposits(t
         assert shop.get(f"/v1/wallets/{w['id']}").json()["balance"] == "4.00"
     finally:
         shop.client.close()
-        live.stop()
+        next(gen, None)

@@ -5,14 +5,12 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import uuid
-from decimal import Decimal
 
 import pytest
 
 from app.jobs.scheduler import Scheduler
 from app.payouts.chain import libs
 from app.payouts.conversion import parse_payout_limits
-from app.store import payouts as payout_store
 from tests.api.conftest import Api, admin, serving, shop  # noqa: F401 - fixtures
 
 DEST = "0x2B5AD5c4795c026514f8317c7a215E218DcCD6cF"

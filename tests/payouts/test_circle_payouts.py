@@ -11,18 +11,8 @@ import pytest
 from app.jobs.scheduler import Scheduler
 from app.payouts.circle import idempotency_key
 from tests.api.conftest import admin, serving, shop  # noqa: F401 - fixtures
-from tests.payouts.fakes.circle_fake import CircleFake
 
-ADDRESS = "0x8381470ED67C3802402dbbFa0058E8871F017A6F"
-WALLET = "1000216185"
-KEY = "TEST_API_KEY:abc:def"
-
-
-@pytest.fixture
-def circle():
-    fake = CircleFake(api_key=KEY, wallet_id=WALLET)
-    yield fake
-    fake.stop()
+from tests.payouts.conftest import CIRCLE_ADDRESS as ADDRESS, CIRCLE_KEY as KEY, CIRCLE_WALLET as WALLET  # noqa: E402,F401
 
 
 @pytest.fixture

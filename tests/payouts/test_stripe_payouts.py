@@ -8,18 +8,9 @@ import uuid
 import pytest
 
 from tests.api.conftest import admin, serving, shop  # noqa: F401 - fixtures
-from tests.payouts.fakes.stripe_fake import StripeFake
 from tests.payouts.test_circle_payouts import ann, on_server, _scheduler, tick, usd  # noqa: F401 - fixture
 
-ACCOUNT = "acct_1MTfjCQ9PRzxEwkZ"
-KEY = "sk_test_fake_123"
-
-
-@pytest.fixture
-def stripe_fake():
-    fake = StripeFake(api_key=KEY, accounts=(ACCOUNT,))
-    yield fake
-    fake.stop()
+from tests.payouts.conftest import STRIPE_ACCOUNT as ACCOUNT, STRIPE_KEY as KEY  # noqa: E402,F401
 
 
 @pytest.fixture

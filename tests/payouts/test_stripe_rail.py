@@ -10,15 +10,7 @@ from app.payouts.rails import Confirmed, Failed, PayoutOrder, Retry
 from app.payouts.stripe_rail import StripeRail
 from tests.payouts.fakes.stripe_fake import StripeFake, error
 
-ACCOUNT = "acct_1MTfjCQ9PRzxEwkZ"
-KEY = "sk_test_fake_123"
-
-
-@pytest.fixture
-def stripe_fake():
-    fake = StripeFake(api_key=KEY, accounts=(ACCOUNT,))
-    yield fake
-    fake.stop()
+from tests.payouts.conftest import STRIPE_ACCOUNT as ACCOUNT, STRIPE_KEY as KEY  # noqa: E402,F401
 
 
 @pytest.fixture

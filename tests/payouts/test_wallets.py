@@ -12,7 +12,7 @@ import pytest
 
 from app.payouts.chain import libs
 from tests.api.conftest import Api, LiveServer, admin, serving, shop  # noqa: F401 - fixtures
-from tests.payouts.test_chain_payouts import LIMITS, balance, chain, drain, earn, new_address, on_server, request, settle
+from tests.payouts.test_chain_payouts import LIMITS, chain, earn, new_address, on_server, request, settle
 
 SEED = "test test test test test test test test test test test junk"  # Hardhat's well-known mnemonic
 
@@ -92,7 +92,7 @@ def test_wallet_refusals(live, shop, admin):
     other = Api(live.url, key=key)
     try:
         assert other.get(f"/v1/wallets/{w['id']}").status_code == 404
-        assert other.post(f"/v1/customers/x/credit", json={"asset": "USD", "amount": "1.00",
+        assert other.post("/v1/customers/x/credit", json={"asset": "USD", "amount": "1.00",
                                                            "funding_wallet": w["id"]}).status_code == 404
     finally:
         other.client.close()
