@@ -12,9 +12,10 @@ event rows and transfers it created:
 and e/c (target >= 0.7), e/a, f (target >= 10,000 events/s).
 
 The rules (created or reset through the API before measuring, checked with GET /v1/rules and a
-dry run): the brand's default `purchase_cashback` (5% credit_rate into USD) stays active and is
-one of the 5 that match; the bench adds 4 more that match (credit_rate into POINTS at 10000 bps,
-credit_rate into USD at 100 bps half_even, credit of 0.10 CREDITS, add_tag) and 15 that never do
+dry run): the brand's defaults stay active: `purchase_cashback` (5% credit_rate into USD) is
+one of the 5 that match, `referral_commission` (customer.referred) one of the 15 that do not;
+the bench adds 4 more that match (credit_rate into POINTS at 10000 bps, credit_rate into USD at
+100 bps half_even, credit of 0.10 CREDITS, add_tag) and 14 that never do
 (payload.amount > 1000000, payload.channel = "never", and an `all` of a true and a false leaf),
 interleaved by priority. Each event therefore makes 4 transfers (the add_tag makes none).
 
@@ -69,8 +70,11 @@ EVENTS_PER_BATCH = 1000   # the API's maximum (app/services/events.py MAX_EVENTS
 ACTIVE_RULES, MATCHING_RULES, TRANSFERS_PER_EVENT = 20, 5, 4
 PROFILE_HZ = 100
 
-# The rules on PURCHASE besides the brand's default purchase_cashback (priority 100, matches,
-# 1 transfer). Priorities interleave the matching and the non-matching ones.
+# A new brand's own PURCHASE rules, kept active and counted among the 20: purchase_cashback
+# (priority 100, matches, 1 transfer) and referral_commission (priority 110, holds only for a
+# referred customer: none here). The bench adds 4 matching rules and 14 that never hold;
+# priorities interleave the matching and the non-matching ones.
+BRAND_DEFAULT_RULES = ("purchase_cashback", "referral_commission")
 NEVER = [
     {"fact": "payload.amount", "op": "gt", "value": "1000000"},
     {"fact": "payload.channel", "op": "eq", "value": "never"},
@@ -92,7 +96,7 @@ MATCHING = [  # (conditions, actions): 3 transfers + 1 tag
 
 def bench_rules() -> list[dict]:
     rules = []
-    for n in range(15):
+    for n in range(ACTIVE_RULES - len(MATCHING) - len(BRAND_DEFAULT_RULES)):
         rules.append({"code": f"eb_never_{n:02d}", "name": f"bench: never matches {n}", "event_type": EVENT_TYPE,
                       "priority": 10 + 10 * n, "active": True, "stop_after": False,
                       "conditions": NEVER[n % len(NEVER)],
@@ -203,9 +207,10 @@ def set_up_rules(url: str, key: str) -> list[str]:
     dry run matches 5 rules making 4 transfers. Returns problems."""
     problems = []
     with httpx.Client(base_url=url, headers={"X-API-Key": key}, timeout=60) as c:
-        r = c.patch("/v1/rules/purchase_cashback", json={"active": True})
-        if r.status_code != 200:
-            problems.append(f"PATCH purchase_cashback active: {r.status_code} {r.text[:300]}")
+        for code in BRAND_DEFAULT_RULES:
+            r = c.patch(f"/v1/rules/{code}", json={"active": True})
+            if r.status_code != 200:
+                problems.append(f"PATCH {code} active: {r.status_code} {r.text[:300]}")
         for rule in bench_rules():
             r = c.post("/v1/rules", json=rule)
             if r.status_code == 409:  # a reused database: make it this definition again
