@@ -9,8 +9,9 @@ payload the rules cannot read) stores nothing and a corrected retry with the sam
 `event_id` runs. The same `event_id` with the same body replays the stored answer; with
 another body it is 409. A dry run does all of it inside a savepoint it rolls back.
 
-A batch is one command: each event in its own savepoint, so a failing event rolls back
-alone and the rest commit together in the writer's one transaction.
+A batch is one command: `ingest_each` runs each event in its own savepoint, so a failing
+event rolls back alone and the rest commit together in the writer's one transaction;
+`event_batch` gets the same result with a few statements per batch where it can.
 """
 from __future__ import annotations
 
@@ -363,12 +364,14 @@ class EventService:
         return await self.writer.submit(lambda conn: _process(conn, brand_id, event, now_ms, dry_run))
 
     async def ingest_batch(self, brand_id: int, events: list[EventIn | LedgerError]) -> list[EventAnswer | LedgerError]:
-        """Each event in its own savepoint: per-item answers or errors, one transaction."""
+        """Per-item answers or errors, one transaction: the batch applied as a whole in memory
+        where it can be, event by event where it cannot (`event_batch`)."""
+        from .event_batch import ingest_batch  # it builds on this module's single-event path
         if len(events) > MAX_EVENTS_PER_BATCH:
             raise LimitExceeded(f"a batch holds at most {MAX_EVENTS_PER_BATCH} events",
                                 max_events=MAX_EVENTS_PER_BATCH)
         now_ms = self.clock.now_ms()
-        return await self.writer.submit(lambda conn: ingest_each(conn, brand_id, events, now_ms))
+        return await self.writer.submit(lambda conn: ingest_batch(conn, brand_id, events, now_ms))
 
     async def get(self, brand_id: int, event_id: str) -> dict:
         return self.readers.read_now(lambda c: event_store.get_event(c, brand_id, event_id))
