@@ -8,6 +8,7 @@ negative values and values above `MAX_AMOUNT_MINOR` are refused, never rounded.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from decimal import Decimal
 
 from .errors import InvalidAmount
@@ -51,6 +52,17 @@ def _amount_text(value: object) -> str:
 
 def parse_amount(value: object, scale: int) -> int:
     """Decimal text (or exact number) → positive integer minor units at `scale`."""
+    if type(value) is str:  # rules and events repeat a few amounts: each text parsed once
+        return _parse_text(value, scale)
+    return _parse(value, scale)
+
+
+@lru_cache(maxsize=4096)
+def _parse_text(text: str, scale: int) -> int:
+    return _parse(text, scale)  # a refusal raises, and is not remembered
+
+
+def _parse(value: object, scale: int) -> int:
     assert 0 <= scale <= 18  # assets made before the scale limit of 9 keep their scale
     text = _amount_text(value)
     if len(text) > 60:

@@ -381,6 +381,40 @@ def evaluate(conditions: Any, facts: Facts) -> bool:
     return _holds(conditions, facts)
 
 
+def compile_condition(node: Condition) -> Callable[[Facts], bool]:
+    """A parsed tree as one function of the facts, answering what `evaluate` answers: each
+    leaf's fact reader, operator and literal are looked up here, once per rule, instead of
+    once per event (the engine keeps the function with the rule's parsed conditions)."""
+    if isinstance(node, Leaf):
+        read, arg, expected = node.fact.spec.read, node.fact.arg, node.value
+        if node.op == "present":
+            return lambda facts: (read(facts, arg) is not ABSENT) is expected
+        test = OPS[node.op].test
+
+        def leaf(facts: Facts) -> bool:
+            value = read(facts, arg)
+            return value is not ABSENT and test(value, expected)
+        return leaf
+    if isinstance(node, Not):
+        child = compile_condition(node.child)
+        return lambda facts: not child(facts)
+    parts = tuple(compile_condition(c) for c in node.children)
+    if isinstance(node, All):
+        def all_of(facts: Facts) -> bool:
+            for part in parts:
+                if not part(facts):
+                    return False
+            return True
+        return all_of
+
+    def any_of(facts: Facts) -> bool:
+        for part in parts:
+            if part(facts):
+                return True
+        return False
+    return any_of
+
+
 def _holds(node: Condition, facts: Facts) -> bool:
     if isinstance(node, Leaf):
         value = node.fact.read(facts)

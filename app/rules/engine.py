@@ -26,10 +26,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Iterable, Mapping, NamedTuple, Optional
+from typing import Any, Callable, Iterable, Mapping, NamedTuple, Optional
 
 from .actions import BonusDefinition, ParsedActions, parse_actions, plan
-from .conditions import Parsed, evaluate, parse_conditions
+from .conditions import Parsed, compile_condition, parse_conditions
 from .effects import AwardBonus, Effect
 from .facts import Facts, freeze
 from .problems import Problem
@@ -59,6 +59,14 @@ class Rule:
         found = self._memo.get("conditions")
         if found is None:
             found = self._memo["conditions"] = parse_conditions(self.conditions, f"rules[{self.code}].conditions")
+        return found
+
+    def predicate(self) -> Callable[[Facts], bool]:
+        """The parsed conditions as one function of the facts (`compile_condition`); only for a
+        rule whose conditions parse without problems."""
+        found = self._memo.get("predicate")
+        if found is None:
+            found = self._memo["predicate"] = compile_condition(self.parsed_conditions().condition)
         return found
 
     def parsed_actions(self, assets: Mapping[str, int], bonuses: Optional[Mapping[str, BonusDefinition]]) -> ParsedActions:
@@ -104,15 +112,14 @@ def run(rules: Iterable[Rule], facts: Facts, assets: Mapping[str, int], *, now: 
     problems: list[Problem] = []
     awarded = set(facts.customer.bonuses_awarded)
     for rule in applicable(rules, facts.event.type, now):
-        where = f"rules[{rule.code}]"
         parsed = rule.parsed_conditions()
         if parsed.problems:
             problems.extend(parsed.problems)
             continue
-        if not evaluate(parsed.condition, facts):
+        if not rule.predicate()(facts):
             continue
         planned = plan(rule.actions, facts, assets, bonuses=bonuses, rule_code=rule.code,
-                       path=f"{where}.actions", parsed=rule.parsed_actions(assets, bonuses))
+                       path=f"rules[{rule.code}].actions", parsed=rule.parsed_actions(assets, bonuses))
         problems.extend(planned.problems)
         effects = _first_awards(planned.effects, awarded)
         executions.append(Execution(rule.code, rule.version, effects))

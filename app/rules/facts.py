@@ -64,9 +64,18 @@ class _Absent:
 ABSENT: Any = _Absent()
 
 
+# The mapping types JSON arrives as here (checked by type first: an isinstance against the
+# abstract Mapping costs more than the rest of a lookup).
+_PLAIN_MAPPINGS = (dict, MappingProxyType)
+
+
+def _is_mapping(value: Any) -> bool:
+    return type(value) in _PLAIN_MAPPINGS or isinstance(value, Mapping)
+
+
 def freeze(value: Any) -> Any:
     """A deep read-only copy of JSON: objects become mappings that refuse writes, arrays tuples."""
-    if isinstance(value, Mapping):
+    if _is_mapping(value):
         return MappingProxyType({key: freeze(item) for key, item in value.items()})
     if isinstance(value, (list, tuple)):
         return tuple(freeze(item) for item in value)
@@ -136,7 +145,7 @@ def lookup(root: Any, path: str) -> Any:
     a step into a scalar, a null)."""
     value = root
     for segment in _segments(path):
-        if isinstance(value, Mapping):
+        if _is_mapping(value):
             value = value.get(segment, ABSENT)
         elif isinstance(value, tuple) and segment.isdigit() and int(segment) < len(value):
             value = value[int(segment)]

@@ -102,7 +102,7 @@ def ingest_batch(conn: sqlite3.Connection, brand_id: int, events: list[EventIn |
             batch.write()
             answer = ingest_each(conn, brand_id, [event], now_ms)[0]
             if not isinstance(answer, LedgerError):
-                batch.forget()
+                batch.forget(event.customer_id)
             out.append(answer)
         except LedgerError as exc:
             out.append(exc)
@@ -124,7 +124,6 @@ class _Batch:
         self.assets_by_id = {a.id: a for a in self.config.assets.values()}
         self.now = datetime.fromtimestamp(now_ms / 1000, tz=timezone.utc)
         self.customers: dict[str, _Customer] = {}
-        self.wanted: list[str] = []  # the batch's customers, to read again after `forget`
         self.accounts: dict[int, Account] = {}
         self.system: dict[tuple[int, str], int] = {}  # (asset id, owner) → account id
         self.deferred = start_deferred(conn)
@@ -140,21 +139,22 @@ class _Batch:
     def load(self, externals: list[str]) -> None:
         """Read the named customers (those that exist), their event counts, bonus awards and
         accounts, and the brand's system accounts: one query each."""
-        self.wanted = list(dict.fromkeys(externals))
-        names = json.dumps(self.wanted)
-        rows = self.conn.execute(
-            "SELECT id, external_id, created_at_ms, status, tags, attributes, birthdate, status_points,"
-            " lifetime_points, last_event_at_ms, EXISTS (SELECT 1 FROM referrals r WHERE r.customer_id = customers.id)"
-            " FROM customers WHERE brand_id = ? AND external_id IN (SELECT value FROM json_each(?))",
-            (self.brand_id, names)).fetchall()
-        by_row = {}
-        for row in rows:
-            by_row[row[0]] = self.customers[row[1]] = _Customer(tuple(row))
-        self._load_state(by_row)
+        self._load_customers(externals)
         for row in self.conn.execute(ACCOUNT_SELECT + " WHERE a.brand_id = ? AND a.kind = 'system'", (self.brand_id,)):
             account = account_of_row(row)
             self.accounts[account.id] = account
             self.system[(account.asset_id, account.owner)] = account.id
+
+    def _load_customers(self, externals: list[str]) -> None:
+        rows = self.conn.execute(
+            "SELECT id, external_id, created_at_ms, status, tags, attributes, birthdate, status_points,"
+            " lifetime_points, last_event_at_ms, EXISTS (SELECT 1 FROM referrals r WHERE r.customer_id = customers.id)"
+            " FROM customers WHERE brand_id = ? AND external_id IN (SELECT value FROM json_each(?))",
+            (self.brand_id, json.dumps(list(dict.fromkeys(externals))))).fetchall()
+        by_row = {}
+        for row in rows:
+            by_row[row[0]] = self.customers[row[1]] = _Customer(tuple(row))
+        self._load_state(by_row)
 
     def _load_state(self, by_row: dict[int, _Customer]) -> None:
         if not by_row:
@@ -176,13 +176,33 @@ class _Batch:
             customer = self.customers[account.owner]
             customer.accounts[account.asset_id] = account.id
 
-    def forget(self) -> None:
-        """After an event ran on the single path: what it wrote is in the file; read it again."""
-        self.customers, self.accounts, self.system = {}, {}, {}
-        self.config = brand_config(self.conn, self.brand_id)
-        self.assets_by_id = {a.id: a for a in self.config.assets.values()}
+    def forget(self, external: str) -> None:
+        """After an event of customer `external` ran on the single path: read again what it
+        may have changed, and only that (a batch of such events stays linear): that customer,
+        every account its transfers moved, the owners of those accounts (an ambassador paid a
+        commission), and the chain's tip."""
+        before = self.deferred.tip
         self.deferred = start_deferred(self.conn)
-        self.load(self.wanted)
+        moved: set[int] = set()
+        if self.deferred.tip != before:
+            for dr, cr in self.conn.execute("SELECT debit_account_id, credit_account_id FROM transfers WHERE id > ?",
+                                            (before[0] if before else 0,)):
+                moved.update((dr, cr))
+        owners = {external}
+        for account_id in moved:
+            account = self.accounts.pop(account_id, None)
+            if account is not None and account.kind == "customer":
+                owners.add(account.owner)
+        for owner in owners:
+            customer = self.customers.pop(owner, None)
+            if customer is not None:
+                for account_id in customer.accounts.values():
+                    self.accounts.pop(account_id, None)
+        stale_system = [key for key, account_id in self.system.items() if account_id in moved]
+        for row in self.conn.execute(ACCOUNT_SELECT + " WHERE a.id IN (SELECT value FROM json_each(?))",
+                                     (json.dumps([self.system[key] for key in stale_system]),)):
+            self.accounts[row[0]] = account_of_row(row)
+        self._load_customers(sorted(owners))
 
     # -- one event ----------------------------------------------------------------------------
     def apply(self, ev: EventIn) -> EventAnswer:
@@ -236,7 +256,8 @@ class _Batch:
 
     def _snapshot(self, customer: Optional[_Customer], today) -> CustomerSnapshot:
         if customer is None:  # a customer seen for the first time, as `ensure_customer` makes it
-            return CustomerSnapshot(created_at=self.now)
+            held = tier_for(self.config.tiers, 0)
+            return CustomerSnapshot(created_at=self.now, tier=held.code if held else None)
         if customer.attributes is None:
             customer.attributes = json.loads(customer.attributes_json)
         config = self.config

@@ -91,6 +91,10 @@ class _Ingest:
         self.deferred = None
         self.touched: set[int] = set()
         self.defer_ok = True
+        # The customer's tags as this event changed them, and its accounts by asset id (all of
+        # them, for the answer's balances; None once something moved value outside this memo).
+        self.tags: set[str] = set()
+        self.customer_accounts: Optional[dict[int, int]] = None
 
     def run(self) -> dict:
         ev, config = self.event, self.config
@@ -102,17 +106,25 @@ class _Ingest:
         if internal and not (self.raised_by_job and ev.event_type not in (TIER_UPGRADED, TIER_DOWNGRADED)):
             raise InvalidRequest("internal event types are raised by the service (its jobs and tier changes),"
                                  " never sent", field="event_type", event_type=ev.event_type)
-        self.customer_row = ensure_customer(self.conn, self.brand_id, ev.customer_id, self.now_ms)
-        if ev.event_type in referral_store.REFERRAL_EVENT_TYPES:  # the first code that names an ambassador links
-            referral_store.link_referral(self.conn, self.brand_id, self.customer_row, ev.payload.get("referral_code"),
-                                         ev.event_id, self.now_ms)
         occurred_ms = self.now_ms if ev.occurred_at_ms is None else ev.occurred_at_ms
         local = datetime.fromtimestamp(occurred_ms / 1000, tz=config.zone)
         now = datetime.fromtimestamp(self.now_ms / 1000, tz=timezone.utc)
+        today = local.date()
+        found = event_store.find_customer_snapshot(self.conn, self.brand_id, ev.customer_id, config, today)
+        if found is None:
+            ensure_customer(self.conn, self.brand_id, ev.customer_id, self.now_ms)
+            found = event_store.find_customer_snapshot(self.conn, self.brand_id, ev.customer_id, config, today)
+        self.customer_row, snapshot, points = found
+        if ev.event_type in referral_store.REFERRAL_EVENT_TYPES:  # the first code that names an ambassador links
+            if referral_store.link_referral(self.conn, self.brand_id, self.customer_row,
+                                            ev.payload.get("referral_code"), ev.event_id, self.now_ms):
+                snapshot, points = event_store.customer_snapshot(self.conn, self.customer_row, config, today)
         event_type, payload, depth = ev.event_type, ev.payload, 0
         while True:
-            snapshot, points = event_store.customer_snapshot(self.conn, self.customer_row, config, local.date())
-            outcome = run(config.rules, Facts(EventFacts(event_type, local, payload), snapshot, local.date()),
+            if depth:  # a tier event: the customer as the previous run left it
+                snapshot, points = event_store.customer_snapshot(self.conn, self.customer_row, config, today)
+            self.tags = set(snapshot.tags)
+            outcome = run(config.rules, Facts(EventFacts(event_type, local, payload), snapshot, today),
                           config.scales, now=now, bonuses=config.bonuses)
             if outcome.problems:
                 raise _refusal(outcome.problems)
@@ -160,10 +172,12 @@ class _Ingest:
                                                event_id=self.event.event_id)
             shown["customer_reward"] = issued
             self.accounts.clear()  # a reward with a cost moves value outside this memo
+            self.customer_accounts = None
         elif isinstance(effect, (fx.AddTag, fx.RemoveTag)):
             adding = isinstance(effect, fx.AddTag)
-            event_store.change_tags(self.conn, self.customer_row, [effect.tag] if adding else [],
-                                    [] if adding else [effect.tag], self.now_ms)
+            if (effect.tag in self.tags) != adding:
+                (self.tags.add if adding else self.tags.discard)(effect.tag)
+                event_store.save_tags(self.conn, self.customer_row, self.tags, self.now_ms)
         elif isinstance(effect, fx.SetStatus):
             event_store.set_status(self.conn, self.customer_row, effect.status, self.now_ms)
         elif isinstance(effect, fx.PayCommission):
@@ -177,22 +191,32 @@ class _Ingest:
         return {"event_id": self.event.event_id, "rule": rule_code, "rule_version": version}
 
     def _prefetch(self, effects: tuple) -> None:
-        """Read, in one query, every account the effects move that this connection knows the
-        id of (a brand's issuance account, a returning customer's accounts)."""
+        """Read, in one query, every account of the customer (the first time) and every
+        system account the effects move that this connection knows the id of (a brand's
+        issuance account)."""
         known: dict = getattr(self.conn, "account_ids", {})
         wanted = {}
         for effect in effects:
             side = _SYSTEM_SIDE.get(type(effect))
             if side is not None:
-                asset_id = self.config.assets[effect.asset].id
-                for key in ((asset_id, "customer", self.event.customer_id), (asset_id, "system", side)):
-                    if key not in self.account_ids and key in known:
-                        wanted[key] = known[key]
-        if wanted:
-            loaded = load_many(self.conn, set(wanted.values()))
-            for key, account_id in wanted.items():
+                key = (self.config.assets[effect.asset].id, "system", side)
+                if key not in self.account_ids and key in known:
+                    wanted[key] = known[key]
+        first = self.customer_accounts is None and not self.accounts
+        if not wanted and not first:
+            return
+        loaded = load_many(self.conn, set(wanted.values()), self.customer_row if first else None)
+        for key, account_id in wanted.items():
+            if account_id in loaded:
                 self.account_ids[key] = account_id
                 self.accounts.setdefault(account_id, loaded[account_id])
+        if first:
+            self.customer_accounts = {}
+            for account in loaded.values():
+                if account.kind == "customer":
+                    self.account_ids[(account.asset_id, "customer", account.owner)] = account.id
+                    self.accounts.setdefault(account.id, account)
+                    self.customer_accounts[account.asset_id] = account.id
 
     def _account(self, asset: Asset, kind: str, owner: str, create: bool = True) -> Optional[int]:
         """The id of `owner`'s account of `asset`, created on first use when `create`."""
@@ -206,6 +230,8 @@ class _Ingest:
                 return None
             found = self.account_ids[key] = account.id
             self.accounts.setdefault(found, account)  # current: read in this transaction
+            if kind == "customer" and self.customer_accounts is not None:
+                self.customer_accounts[asset.id] = found
             known = getattr(self.conn, "account_ids", None)
             if known is not None:
                 if len(known) > MAX_KNOWN_ACCOUNTS:
@@ -276,7 +302,12 @@ class _Ingest:
     # -- the answer ---------------------------------------------------------------------------
     def _answer(self, occurred_ms: int, points: LoyaltyPoints) -> dict:
         ev = self.event
-        rows = balance_store.customer_balances(self.conn, self.brand_id, ev.customer_id) or []
+        if self.customer_accounts is not None:  # every account of the customer, as this event left it
+            assets = {a.id: a for a in self.config.assets.values()}
+            rows = sorted((assets[asset_id].code, assets[asset_id].scale, self.accounts[account_id].counters)
+                          for asset_id, account_id in self.customer_accounts.items())
+        else:
+            rows = balance_store.customer_balances(self.conn, self.brand_id, ev.customer_id) or []
         return {"event_id": ev.event_id, "event_type": ev.event_type, "customer_id": ev.customer_id,
                 "occurred_at": rfc3339(occurred_ms), "status": "processed", "executions": self.executions,
                 "balances": [{"asset": code, **balance_fields(counters, scale)} for code, scale, counters in rows],

@@ -35,10 +35,15 @@ def load_pair(conn: sqlite3.Connection, debit_id: int, credit_id: int) -> tuple[
     return found[debit_id], found[credit_id]
 
 
-def load_many(conn: sqlite3.Connection, account_ids: set[int]) -> dict[int, Account]:
-    """The accounts that exist among `account_ids`, in one query."""
+def load_many(conn: sqlite3.Connection, account_ids: set[int], customer_row: int | None = None) -> dict[int, Account]:
+    """The accounts that exist among `account_ids`, and every account of the customer row
+    `customer_row` when given, in one query."""
+    if customer_row is None:
+        return {row[0]: _account(row) for row in conn.execute(
+            _SELECT + " WHERE a.id IN (SELECT value FROM json_each(?))", (json.dumps(sorted(account_ids)),))}
     return {row[0]: _account(row) for row in conn.execute(
-        _SELECT + " WHERE a.id IN (SELECT value FROM json_each(?))", (json.dumps(sorted(account_ids)),))}
+        _SELECT + " WHERE a.id IN (SELECT value FROM json_each(?)) UNION ALL " + _SELECT + " WHERE a.customer_id = ?",
+        (json.dumps(sorted(account_ids)), customer_row))}
 
 
 _SAVE = ("UPDATE accounts SET debits_posted = ?, credits_posted = ?, debits_pending = ?,"

@@ -54,29 +54,44 @@ def _time(ms: Optional[int]) -> Optional[datetime]:
     return None if ms is None else datetime.fromtimestamp(ms / 1000, tz=timezone.utc)
 
 
+# The customer as the rules see it, with its event counts and whether it was referred: one read.
+_SNAPSHOT = ("SELECT id, created_at_ms, status, tags, attributes, birthdate, status_points, lifetime_points,"
+             " last_event_at_ms, EXISTS (SELECT 1 FROM referrals r WHERE r.customer_id = customers.id) AS referred,"
+             " (SELECT json_group_object(e.event_type, e.count) FROM customer_event_counts e"
+             " WHERE e.customer_id = customers.id) AS counts FROM customers")
+
+
 def customer_snapshot(conn: sqlite3.Connection, customer_row: int, config: BrandConfig,
                       today: date) -> tuple[CustomerSnapshot, LoyaltyPoints]:
     """The customer before the event: its profile, points, tier, event counts, the
     bonuses awarded in their current period, and whether an ambassador referred it."""
-    c = conn.execute("SELECT created_at_ms, status, tags, attributes, birthdate, status_points, lifetime_points,"
-                     " last_event_at_ms, EXISTS (SELECT 1 FROM referrals r WHERE r.customer_id = customers.id)"
-                     " AS referred FROM customers WHERE id = ?", (customer_row,)).fetchone()
-    counts = dict(conn.execute("SELECT event_type, count FROM customer_event_counts WHERE customer_id = ?",
-                               (customer_row,)).fetchall())
+    c = conn.execute(_SNAPSHOT + " WHERE id = ?", (customer_row,)).fetchone()
+    return _snapshot(conn, c, config, today)
+
+
+def find_customer_snapshot(conn: sqlite3.Connection, brand_id: int, external_id: str, config: BrandConfig,
+                           today: date) -> Optional[tuple[int, CustomerSnapshot, LoyaltyPoints]]:
+    """(row id, snapshot, points) of the customer by its brand's id; None when it does not exist."""
+    c = conn.execute(_SNAPSHOT + " WHERE brand_id = ? AND external_id = ?", (brand_id, external_id)).fetchone()
+    return None if c is None else (c["id"], *_snapshot(conn, c, config, today))
+
+
+def _snapshot(conn: sqlite3.Connection, c: sqlite3.Row, config: BrandConfig,
+              today: date) -> tuple[CustomerSnapshot, LoyaltyPoints]:
     awarded = frozenset()
     if config.bonuses:
         wanted = [(config.bonus_ids[code], period_key(d.period, today)) for code, d in config.bonuses.items()]
         codes = {v: k for k, v in config.bonus_ids.items()}
         awarded = frozenset(codes[r[0]] for r in conn.execute(
             "SELECT definition_id FROM bonus_awards WHERE customer_id = ? AND (definition_id, period_key) IN"
-            " (SELECT value ->> 0, value ->> 1 FROM json_each(?))", (customer_row, json.dumps(wanted))))
+            " (SELECT value ->> 0, value ->> 1 FROM json_each(?))", (c["id"], json.dumps(wanted))))
     held = tier_for(config.tiers, c["status_points"])
     birthdate = date.fromisoformat(c["birthdate"]) if c["birthdate"] else None
     snapshot = CustomerSnapshot(
         created_at=_time(c["created_at_ms"]), status=c["status"], tier=held.code if held else None,
         tags=tuple(json.loads(c["tags"])), attributes=json.loads(c["attributes"]),
         status_points=c["status_points"], lifetime_points=c["lifetime_points"],
-        last_event_at=_time(c["last_event_at_ms"]), birthdate=birthdate, event_counts=counts,
+        last_event_at=_time(c["last_event_at_ms"]), birthdate=birthdate, event_counts=json.loads(c["counts"]),
         bonuses_awarded=awarded, referred=bool(c["referred"]))
     return snapshot, LoyaltyPoints(c["status_points"], c["lifetime_points"])
 
@@ -106,13 +121,10 @@ def set_status(conn: sqlite3.Connection, customer_row: int, status: str, now_ms:
                  (status, now_ms, customer_row, status))
 
 
-def change_tags(conn: sqlite3.Connection, customer_row: int, add: Iterable[str], remove: Iterable[str],
-                now_ms: int) -> None:
-    tags = set(json.loads(conn.execute("SELECT tags FROM customers WHERE id = ?", (customer_row,)).fetchone()[0]))
-    changed = (tags | set(add)) - set(remove)
-    if changed != tags:
-        conn.execute("UPDATE customers SET tags = ?, updated_at_ms = ? WHERE id = ?",
-                     (json.dumps(sorted(changed)), now_ms, customer_row))
+def save_tags(conn: sqlite3.Connection, customer_row: int, tags: Iterable[str], now_ms: int) -> None:
+    """The customer's tags, as the caller changed them (it holds them: no read here)."""
+    conn.execute("UPDATE customers SET tags = ?, updated_at_ms = ? WHERE id = ?",
+                 (json.dumps(sorted(tags)), now_ms, customer_row))
 
 
 # -- bonuses -------------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 
 from app.ledger.money import ExponentNumber
 from app.rules.actions import ACTIONS, plan, validate_actions
-from app.rules.conditions import OPS, evaluate, parse_conditions, validate_conditions
+from app.rules.conditions import OPS, compile_condition, evaluate, parse_conditions, validate_conditions
 from app.rules.facts import FACTS
 from tests.rules.support import ASSETS, facts
 
@@ -35,7 +35,31 @@ def test_conditions_never_raise(tree, payload):
     assert all(p.path.startswith("conditions") and p.message for p in problems)
     parsed = parse_conditions(tree)
     if not parsed.problems:
-        assert evaluate(parsed.condition, facts(payload=payload)) in (True, False)
+        seen = facts(payload=payload)
+        held = evaluate(parsed.condition, seen)
+        assert held in (True, False)
+        assert compile_condition(parsed.condition)(seen) is held  # what the engine runs
+
+
+valid_leaves = st.sampled_from([  # (fact, op, value) triples that parse, over the payload's keys
+    ("payload.amount", "gt", "10"), ("payload.amount", "eq", 12), ("payload.amount", "between", ["1", "100"]),
+    ("payload.a", "present", True), ("payload.a", "present", False), ("payload.a", "eq", "x"),
+    ("payload.a", "in", ["x", 1, True]), ("payload.a", "not_in", ["x"]), ("payload.a", "ne", 0),
+    ("payload.items", "contains", "x"), ("event.type", "eq", "PURCHASE"), ("customer.tags", "contains", "vip"),
+]).map(lambda t: {"fact": t[0], "op": t[1], "value": t[2]})
+valid_trees = st.recursive(valid_leaves, lambda inner: st.one_of(
+    st.builds(lambda xs: {"all": xs}, st.lists(inner, max_size=4)),
+    st.builds(lambda xs: {"any": xs}, st.lists(inner, min_size=1, max_size=4)),
+    st.builds(lambda x: {"not": x}, inner)), max_leaves=12)
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@given(tree=valid_trees, payload=payloads)
+def test_the_compiled_condition_answers_what_evaluate_answers(tree, payload):
+    parsed = parse_conditions(tree)
+    assert not parsed.problems, parsed.problems
+    seen = facts(payload=payload)
+    assert compile_condition(parsed.condition)(seen) is evaluate(parsed.condition, seen)
 
 
 @settings(max_examples=150, suppress_health_check=[HealthCheck.too_slow])
