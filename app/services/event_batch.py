@@ -140,7 +140,9 @@ class _Batch:
         """Read the named customers (those that exist), their event counts, bonus awards and
         accounts, and the brand's system accounts: one query each."""
         self._load_customers(externals)
-        for row in self.conn.execute(ACCOUNT_SELECT + " WHERE a.brand_id = ? AND a.kind = 'system'", (self.brand_id,)):
+        assets = json.dumps(sorted(self.assets_by_id))  # (brand, asset, kind): the accounts' unique index
+        for row in self.conn.execute(ACCOUNT_SELECT + " WHERE a.brand_id = ? AND a.asset_id IN"
+                                     " (SELECT value FROM json_each(?)) AND a.kind = 'system'", (self.brand_id, assets)):
             account = account_of_row(row)
             self.accounts[account.id] = account
             self.system[(account.asset_id, account.owner)] = account.id

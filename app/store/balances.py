@@ -9,8 +9,8 @@ from ..ledger.accounts import Counters
 def customer_accounts(conn: sqlite3.Connection, brand_id: int, external_id: str) -> list[tuple[str, int, int]]:
     """(asset code, scale, account id) of every account the customer holds."""
     return [tuple(r) for r in conn.execute(
-        "SELECT s.code, s.scale, a.id FROM accounts a JOIN assets s ON s.id = a.asset_id"
-        " WHERE a.brand_id = ? AND a.kind = 'customer' AND a.owner = ? ORDER BY s.code",
+        "SELECT s.code, s.scale, a.id FROM customers c JOIN accounts a ON a.customer_id = c.id"
+        " JOIN assets s ON s.id = a.asset_id WHERE c.brand_id = ? AND c.external_id = ? ORDER BY s.code",
         (brand_id, external_id))]
 
 

@@ -7,6 +7,9 @@ durable. A failing command rolls back alone and raises its own error to its own 
 the batch first runs without savepoints (the common case, two statements fewer per
 command); if a command fails, the transaction is rolled back and the batch runs again with
 each command in its own SAVEPOINT. One thread hop per batch, not per statement.
+A `Mergeable` command runs together with the commands of the same key queued right after
+it (the fast path only): one call does the work of all of them, for commands that share
+reads and writes (events of one brand: `event_batch`).
 The queue is bounded: when it is full, `submit` raises `Unavailable` at once.
 """
 from __future__ import annotations
@@ -19,7 +22,7 @@ import threading
 import time
 from collections import defaultdict, deque
 from dataclasses import dataclass, field
-from typing import Any, Callable, TypeVar
+from typing import Any, Callable, Hashable, TypeVar
 
 from ..ledger.errors import Unavailable
 from .sqlite import DbSettings, begin, connect, rollback, rollback_to
@@ -37,6 +40,7 @@ class WriterStats:
     batches: int = 0
     commands: int = 0
     failed_commands: int = 0
+    merged_commands: int = 0  # commands run together with their neighbours (`Mergeable`)
     last_batch_size: int = 0
     batch_sizes: list[int] = field(default_factory=list)
     commit_ms: list[float] = field(default_factory=list)
@@ -52,6 +56,22 @@ class WriterStats:
         if len(self.batch_sizes) < 10_000:
             self.batch_sizes.append(size)
             self.commit_ms.append(commit_ms)
+
+
+@dataclass(frozen=True, eq=False)
+class Mergeable:
+    """A command that may run as one call with the `Mergeable`s of the same `key` queued
+    next to it: `many(conn, items)` answers each item's (result, error) in order, an item's
+    error leaving nothing of that item and keeping the others. Alone (no neighbour, or the
+    batch re-run isolated after a failure) it is `one(conn, item)`, a plain command."""
+
+    key: Hashable
+    item: Any
+    one: Callable[[sqlite3.Connection, Any], Any]
+    many: Callable[[sqlite3.Connection, list], list[tuple[Any, BaseException | None]]]
+
+    def __call__(self, conn: sqlite3.Connection) -> Any:
+        return self.one(conn, self.item)
 
 
 class Writer:
@@ -178,12 +198,27 @@ class Writer:
         outcomes: list[tuple[Any, BaseException | None]] = []
         began = time.perf_counter()
         begin(conn)
-        for command, _future, _loop in batch:
+        n = 0
+        while n < len(batch):
+            command = batch[n][0]
             if isolated:
                 outcomes.append(self._run_one(conn, command))
+                n += 1
                 continue
             try:
-                outcomes.append((command(conn), None))
+                last = n + 1
+                if type(command) is Mergeable:
+                    while (last < len(batch) and type(batch[last][0]) is Mergeable
+                           and batch[last][0].key == command.key):
+                        last += 1
+                if last - n > 1:
+                    merged = command.many(conn, [item[0].item for item in batch[n:last]])
+                    assert len(merged) == last - n
+                    outcomes.extend(merged)
+                    self.stats.merged_commands += last - n
+                else:
+                    outcomes.append((command(conn), None))
+                n = last
             except Exception:  # noqa: BLE001 - retried isolated, where it reports its own error
                 rollback(conn)
                 return None

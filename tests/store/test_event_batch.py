@@ -11,6 +11,7 @@ conflicting replays of event ids inside a batch and across batches, unknown even
 bad customer ids, expiring points)."""
 import asyncio
 import tempfile
+import threading
 from pathlib import Path
 
 import pytest
@@ -198,3 +199,49 @@ def test_events_on_the_single_path_read_again_only_what_they_changed():
     most = max(sum(f'"{name}"' in q or f"'{name}'" in q for q in reads) for name in names)
     fewest = min(sum(f'"{name}"' in q or f"'{name}'" in q for q in reads) for name in names)
     assert most - fewest <= 2 and most < 12, (fewest, most)
+
+
+async def ingest_path(tmp: str, events, together: bool, expiry_days) -> tuple[list, dict, int]:
+    """POST /v1/events' service call for each event: all queued at once while the writer is
+    held (they run merged, as one batch), or one after another."""
+    clock = ManualClock()
+    rt = Runtime(make_config(Path(tmp)), clock=clock)
+    try:
+        brand = await setup(rt, expiry_days)
+        clock.advance(ms=1000)
+        if together:
+            gate = threading.Event()
+            held = asyncio.ensure_future(rt.writer.submit(lambda conn: gate.wait(10)))
+            await asyncio.sleep(0.05)
+            tasks = [asyncio.ensure_future(rt.events.ingest(brand, e)) for e in events]
+            await asyncio.sleep(0)
+            gate.set()
+            await held
+            answers = await asyncio.gather(*tasks, return_exceptions=True)
+        else:
+            answers = []
+            for e in events:
+                try:
+                    answers.append(await rt.events.ingest(brand, e))
+                except LedgerError as exc:
+                    answers.append(exc)
+        merged = rt.writer.stats.merged_commands
+    finally:
+        rt.close()
+    return [outcome(a) for a in answers], dump(rt.db), merged
+
+
+@pytest.mark.parametrize("expiry_days", [None, 30])
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(steps=st.lists(step, min_size=2, max_size=30))
+def test_single_events_sent_at_once_run_merged_and_answer_as_one_by_one(expiry_days, steps):
+    events = [e for e in events_of(steps, 0) if e.customer_id != "bad id!"]  # refused before the writer
+    if len(events) < 2:
+        return
+    with tempfile.TemporaryDirectory() as one, tempfile.TemporaryDirectory() as other:
+        each = asyncio.run(ingest_path(one, events, False, expiry_days))
+        together = asyncio.run(ingest_path(other, events, True, expiry_days))
+    assert together[2] == len(events) and each[2] == 0
+    assert together[0] == each[0]
+    for table in TABLES:
+        assert together[1][table] == each[1][table], table

@@ -1,13 +1,14 @@
 """The group-commit writer: batching, per-command rollback, bounded queue, concurrency."""
 import asyncio
 import sqlite3
+import threading
 
 import pytest
 
 from app.ledger.errors import InsufficientFunds, Unavailable
 from app.services.ledger import Movement
 from app.store.sqlite import DbSettings, connect
-from app.store.writer import Writer
+from app.store.writer import Mergeable, Writer
 
 
 @pytest.fixture
@@ -53,6 +54,65 @@ async def test_a_multi_statement_command_is_atomic(writer):
     with pytest.raises(sqlite3.IntegrityError):
         await w.submit(two)
     assert connect(db, readonly=True).execute("SELECT count(*) FROM t").fetchone()[0] == 0
+
+
+def mergeable(key, v, calls):
+    """Inserts v; together with its neighbours of the same key in one call (recorded in
+    `calls`), where a negative v is that item's own error and the others are kept."""
+    def one(conn, item):
+        return conn.execute("INSERT INTO t VALUES (?)", (item,)).lastrowid
+
+    def many(conn, items):
+        calls.append(list(items))
+        if 13 in items:  # an unexpected failure of the whole call
+            raise RuntimeError("boom")
+        out = []
+        for item in items:
+            if item < 0:
+                out.append((None, ValueError(f"refused {item}")))
+            else:
+                out.append((one(conn, item), None))
+        return out
+    return Mergeable(key, v, one, many)
+
+
+async def queued_together(w, commands) -> list:
+    """Results of `commands`, all queued while the writer is held, so they form one batch."""
+    gate = threading.Event()
+    held = asyncio.ensure_future(w.submit(lambda conn: gate.wait(10)))
+    await asyncio.sleep(0.05)  # the writer has taken the holding command
+    tasks = [asyncio.ensure_future(w.submit(c)) for c in commands]
+    await asyncio.sleep(0)  # every task has queued its command
+    gate.set()
+    await held
+    return await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def test_mergeable_neighbours_run_in_one_call_each_with_its_own_answer(writer):
+    w, db = writer
+    calls = []
+    results = await queued_together(w, [
+        mergeable("a", 1, calls), mergeable("a", -2, calls), mergeable("a", 3, calls), mergeable("b", 4, calls),
+        mergeable("a", 5, calls), insert(6), mergeable("a", 7, calls)])
+    assert isinstance(results[1], ValueError) and str(results[1]) == "refused -2"
+    assert all(isinstance(r, int) for n, r in enumerate(results) if n != 1)
+    # one batch: the run of three "a"s is one call; "b", the lone "a", and the "a" after a
+    # plain command each run alone
+    assert calls == [[1, -2, 3]]
+    assert w.stats.merged_commands == 3
+    rows = connect(db, readonly=True).execute("SELECT v FROM t ORDER BY v").fetchall()
+    assert [r[0] for r in rows] == [1, 3, 4, 5, 6, 7]
+
+
+async def test_a_merged_call_that_fails_reruns_each_command_alone(writer):
+    w, db = writer
+    calls = []
+    results = await queued_together(w, [mergeable("a", v, calls) for v in (1, 13, -1, 2)])
+    assert calls == [[1, 13, -1, 2]]  # then the batch again, isolated: each `one` in a savepoint
+    assert isinstance(results[2], sqlite3.IntegrityError)  # -1 breaks the table's CHECK alone
+    assert [r for n, r in enumerate(results) if n != 2] == [1, 2, 3]
+    rows = connect(db, readonly=True).execute("SELECT v FROM t ORDER BY v").fetchall()
+    assert [r[0] for r in rows] == [1, 2, 13]
 
 
 def test_full_queue_is_a_clear_error(tmp_path):
