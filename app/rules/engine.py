@@ -97,10 +97,27 @@ class Outcome(NamedTuple):
 
 def applicable(rules: Iterable[Rule], event_type: str, now: datetime) -> list[Rule]:
     """The rules that may run for an event of `event_type` at `now`, in the order they run."""
-    chosen = [rule for rule in rules if rule.event_type == event_type and rule.active
-              and (rule.starts_at is None or rule.starts_at <= now)
-              and (rule.ends_at is None or now < rule.ends_at)]
-    return sorted(chosen, key=lambda rule: (rule.priority, rule.code))
+    return [rule for rule in _in_order(rules, event_type)
+            if (rule.starts_at is None or rule.starts_at <= now) and (rule.ends_at is None or now < rule.ends_at)]
+
+
+# The active rules of an event type in the order they run, per tuple of rules (a brand's
+# configuration holds one tuple while it is current): sorted once, not once per event.
+_ORDERED: dict[tuple[int, str], tuple[tuple[Rule, ...], tuple[Rule, ...]]] = {}
+
+
+def _in_order(rules: Iterable[Rule], event_type: str) -> tuple[Rule, ...]:
+    key = (id(rules), event_type)
+    found = _ORDERED.get(key)
+    if found is not None and found[0] is rules:
+        return found[1]
+    ordered = tuple(sorted((rule for rule in rules if rule.event_type == event_type and rule.active),
+                           key=lambda rule: (rule.priority, rule.code)))
+    if isinstance(rules, tuple):  # immutable, Rule values too: safe to keep (with the tuple, so its id stays its own)
+        if len(_ORDERED) > 1024:
+            _ORDERED.clear()
+        _ORDERED[key] = (rules, ordered)
+    return ordered
 
 
 def run(rules: Iterable[Rule], facts: Facts, assets: Mapping[str, int], *, now: datetime,
