@@ -186,15 +186,17 @@ class _Batch:
         before = self.deferred.tip
         self.deferred = start_deferred(self.conn)
         moved: set[int] = set()
-        if self.deferred.tip != before:
-            for dr, cr in self.conn.execute("SELECT debit_account_id, credit_account_id FROM transfers WHERE id > ?",
-                                            (before[0] if before else 0,)):
-                moved.update((dr, cr))
         owners = {external}
+        if self.deferred.tip != before:  # every account its transfers moved, made by it or not
+            for account_id, kind, owner in self.conn.execute(
+                    "SELECT a.id, a.kind, a.owner FROM transfers t JOIN accounts a"
+                    " ON a.id IN (t.debit_account_id, t.credit_account_id) WHERE t.id > ?",
+                    (before[0] if before else 0,)):
+                moved.add(account_id)
+                if kind == "customer":
+                    owners.add(owner)
         for account_id in moved:
-            account = self.accounts.pop(account_id, None)
-            if account is not None and account.kind == "customer":
-                owners.add(account.owner)
+            self.accounts.pop(account_id, None)
         for owner in owners:
             customer = self.customers.pop(owner, None)
             if customer is not None:
