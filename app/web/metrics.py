@@ -44,6 +44,8 @@ class Metrics:
                                    buckets=(.0005, .001, .0025, .005, .01, .025, .05, .1, .25, 1))
         self.queue_depth = Gauge("writer_queue_depth", "commands waiting for the writer", registry=self.registry)
         self.commands = Gauge("writer_commands", "commands run by the writer since start", registry=self.registry)
+        self.merged = Gauge("writer_merged_commands", "commands run together with their neighbours as one batch"
+                            " (single events of one brand) since start", registry=self.registry)
         self.longest_transaction = Gauge("writer_longest_transaction_seconds",
                                          "longest group commit since start, BEGIN to COMMIT (wall time)",
                                          registry=self.registry)
@@ -99,6 +101,7 @@ class Metrics:
             self.commit_ms.observe(ms / 1000)
         self.queue_depth.set(self.writer.queue_depth)
         self.commands.set(stats.commands)
+        self.merged.set(stats.merged_commands)
         self.longest_transaction.set(stats.longest_transaction_ms / 1000)
         if self.readers is not None:  # a partial index holds just those accounts: a cheap read
             count, largest_minor = self.readers.read_now(near_limit_summary, single_statement=True)

@@ -25,6 +25,7 @@ def test_metrics_after_traffic(live, shop):
     assert 'http_requests_total{method="POST",route="/v1/customers/{customer_id}/credit",status="201"} 1.0' in text
     assert "http_request_duration_seconds_bucket" in text
     assert "writer_batch_size_count" in text and "writer_commit_seconds_count" in text
+    assert "writer_merged_commands 0.0" in text  # one request at a time: nothing to merge
 
 
 def test_openapi_documents_every_route(live):
