@@ -60,7 +60,7 @@ class _Customer:
 
     __slots__ = ("row", "external", "created_at_ms", "status", "tags", "tags_json", "attributes", "attributes_json",
                  "birthdate", "status_points", "lifetime_points", "last_event_at_ms", "counts", "referred", "awards",
-                 "accounts", "dirty", "counted")
+                 "accounts", "dirty", "counted", "updated_at_ms")
 
     def __init__(self, row: tuple) -> None:
         (self.row, self.external, self.created_at_ms, self.status, self.tags_json, self.attributes_json,
@@ -73,6 +73,7 @@ class _Customer:
         self.accounts: dict[int, int] = {}         # asset id → account id
         self.dirty = False
         self.counted: set[str] = set()             # event types whose count changed
+        self.updated_at_ms = 0                     # when the last event that changed it ran
 
 
 class _Unsupported(Exception):
@@ -80,18 +81,21 @@ class _Unsupported(Exception):
 
 
 def ingest_batch(conn: sqlite3.Connection, brand_id: int, events: list[EventIn | LedgerError],
-                 now_ms: int) -> list[EventAnswer | LedgerError]:
+                 now_ms: int, times_ms: Optional[list[int]] = None) -> list[EventAnswer | LedgerError]:
     """Per-item answers or errors, in order, inside the caller's transaction (an item may
-    already be its error)."""
+    already be its error). Every event runs at `now_ms`, or at its own time in `times_ms`
+    (single events sent apart and run together: each as it would have run alone)."""
     batch = _Batch(conn, brand_id, now_ms)
     out: list = []
     seen: set[str] = set()
     taken = _taken_ids(conn, brand_id, [e.event_id for e in events if isinstance(e, EventIn)])
     batch.load([e.customer_id for e in events if isinstance(e, EventIn)])
-    for event in events:
+    for n, event in enumerate(events):
         if isinstance(event, LedgerError):
             out.append(event)
             continue
+        if times_ms is not None:
+            batch.at(times_ms[n])
         fresh = event.event_id not in seen and event.event_id not in taken
         seen.add(event.event_id)
         try:
@@ -100,7 +104,7 @@ def ingest_batch(conn: sqlite3.Connection, brand_id: int, events: list[EventIn |
             out.append(batch.apply(event))
         except _Unsupported:
             batch.write()
-            answer = ingest_each(conn, brand_id, [event], now_ms)[0]
+            answer = ingest_each(conn, brand_id, [event], batch.now_ms)[0]
             if not isinstance(answer, LedgerError):
                 batch.forget(event.customer_id)
             out.append(answer)
@@ -134,6 +138,11 @@ class _Batch:
         self.savepoint = False
         self.created_customer: Optional[str] = None
         self.created_accounts: list[tuple[int, str, str, int]] = []
+
+    def at(self, now_ms: int) -> None:
+        """The moment the next event runs at."""
+        if now_ms != self.now_ms:
+            self.now_ms, self.now = now_ms, datetime.fromtimestamp(now_ms / 1000, tz=timezone.utc)
 
     # -- memory -------------------------------------------------------------------------------
     def load(self, externals: list[str]) -> None:
@@ -386,6 +395,7 @@ class _Batch:
         customer.counts[event_type] = customer.counts.get(event_type, 0) + 1
         customer.counted.add(event_type)
         customer.dirty = True
+        customer.updated_at_ms = self.now_ms
 
     def _balances(self, customer: _Customer) -> list[dict]:
         shown = []
@@ -405,7 +415,7 @@ class _Batch:
             self.conn.executemany(
                 "UPDATE customers SET status = ?, tags = ?, status_points = ?, lifetime_points = ?,"
                 " last_event_at_ms = ?, updated_at_ms = ? WHERE id = ?",
-                [(c.status, c.tags_json, c.status_points, c.lifetime_points, c.last_event_at_ms, self.now_ms,
+                [(c.status, c.tags_json, c.status_points, c.lifetime_points, c.last_event_at_ms, c.updated_at_ms,
                   c.row) for c in dirty])
             self.conn.executemany(
                 "INSERT INTO customer_event_counts (customer_id, event_type, count) VALUES (?, ?, ?)"

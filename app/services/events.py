@@ -393,9 +393,9 @@ def _ingest_one(brand_id: int, conn: sqlite3.Connection, item: tuple[EventIn, in
 
 def _ingest_many(brand_id: int, conn: sqlite3.Connection,
                  items: list[tuple[EventIn, int]]) -> list[tuple[Optional[EventAnswer], Optional[LedgerError]]]:
-    """Single events sent at once, as one batch at the latest of their arrival times."""
+    """Single events sent at once, as one batch, each at its own arrival time."""
     from .event_batch import ingest_batch
-    answers = ingest_batch(conn, brand_id, [event for event, _ in items], max(now for _, now in items))
+    answers = ingest_batch(conn, brand_id, [event for event, _ in items], items[0][1], [now for _, now in items])
     return [(None, a) if isinstance(a, LedgerError) else (a, None) for a in answers]
 
 

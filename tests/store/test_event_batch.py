@@ -28,6 +28,7 @@ from app.store.verify import verify
 from tests.conftest import make_config
 
 CUSTOMERS = ["a", "b", "c", "d", "bad id!"]
+LATE_MS = ManualClock().now_ms() + 4_000
 TABLES = {  # what events write, in an order that does not depend on row ids alone
     "transfers": "SELECT * FROM transfers ORDER BY id",
     "accounts": "SELECT * FROM accounts ORDER BY id",
@@ -71,13 +72,16 @@ async def setup(rt: Runtime, expiry_days) -> int:
         ("daily", "SIGNUP", None, [{"type": "bonus", "bonus": "DAILY", "asset": "POINTS", "amount": "7"},
                                    {"type": "add_tag", "tag": "new"}]),
         ("welcome", "TIER_UPGRADED", None, [{"type": "credit", "asset": "CREDITS", "amount": "5"}]),
+        # holds only from 4 s after the clock's start: events sent apart straddle it
+        ("late", "PURCHASE", None, [{"type": "credit", "asset": "CREDITS", "amount": "0.03"}], LATE_MS),
         # a credit, then a debit that may overdraw: refused, the credit must not stay either
         ("burn", "REDEEM", None, [{"type": "credit", "asset": "CREDITS", "amount": "0.01"},
                                   {"type": "debit", "asset": "USD", "amount": "1.00"}]),
     ]
-    for code, event_type, conditions, actions in rules:
+    for code, event_type, conditions, actions, *starts in rules:
         await rt.rules.create_rule(brand, code, {**base, "name": code, "event_type": event_type,
-                                                 "conditions": conditions, "actions": actions})
+                                                 "conditions": conditions, "actions": actions,
+                                                 "starts_at_ms": starts[0] if starts else None})
     return brand
 
 
@@ -203,9 +207,10 @@ def test_events_on_the_single_path_read_again_only_what_they_changed():
     assert most - fewest <= 2 and most < 12, (fewest, most)
 
 
-async def ingest_path(tmp: str, events, together: bool, expiry_days) -> tuple[list, dict, int]:
-    """POST /v1/events' service call for each event: all queued at once while the writer is
-    held (they run merged, as one batch), or one after another."""
+async def ingest_path(tmp: str, events, together: bool, expiry_days, gaps_ms) -> tuple[list, dict, int]:
+    """POST /v1/events' service call for each event, the clock moving `gaps_ms[n]` before the
+    n-th: all queued while the writer is held (they run merged, as one batch, each at its
+    own time), or one after another."""
     clock = ManualClock()
     rt = Runtime(make_config(Path(tmp)), clock=clock)
     try:
@@ -215,14 +220,18 @@ async def ingest_path(tmp: str, events, together: bool, expiry_days) -> tuple[li
             gate = threading.Event()
             held = asyncio.ensure_future(rt.writer.submit(lambda conn: gate.wait(10)))
             await asyncio.sleep(0.05)
-            tasks = [asyncio.ensure_future(rt.events.ingest(brand, e)) for e in events]
-            await asyncio.sleep(0)
+            tasks = []
+            for e, gap in zip(events, gaps_ms):
+                clock.advance(ms=gap)
+                tasks.append(asyncio.ensure_future(rt.events.ingest(brand, e)))
+                await asyncio.sleep(0)  # it reads the clock and queues its command
             gate.set()
             await held
             answers = await asyncio.gather(*tasks, return_exceptions=True)
         else:
             answers = []
-            for e in events:
+            for e, gap in zip(events, gaps_ms):
+                clock.advance(ms=gap)
                 try:
                     answers.append(await rt.events.ingest(brand, e))
                 except LedgerError as exc:
@@ -235,16 +244,18 @@ async def ingest_path(tmp: str, events, together: bool, expiry_days) -> tuple[li
 
 @pytest.mark.parametrize("expiry_days", [None, 30])
 @settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(steps=st.lists(step, min_size=2, max_size=30))
-@example(steps=[("PURCHASE", "b", 41, "ref"), ("REDEEM", "a", 0, "new")])
-@example(steps=[("PURCHASE", "b", 1, "ref"), ("REDEEM", "a", 0, "new")])
-def test_single_events_sent_at_once_run_merged_and_answer_as_one_by_one(expiry_days, steps):
+@given(steps=st.lists(step, min_size=2, max_size=30),
+       gaps=st.lists(st.sampled_from([0, 0, 1, 700, 1_500, 86_400_000]), min_size=30, max_size=30))
+@example(steps=[("PURCHASE", "b", 41, "ref"), ("REDEEM", "a", 0, "new")], gaps=[0] * 30)
+@example(steps=[("PURCHASE", "b", 1, "ref"), ("REDEEM", "a", 0, "new")], gaps=[0] * 30)
+@example(steps=[("PURCHASE", "a", 1, "new"), ("PURCHASE", "b", 1, "new")], gaps=[0, 4_000] + [0] * 28)
+def test_single_events_sent_at_once_run_merged_and_answer_as_one_by_one(expiry_days, steps, gaps):
     events = [e for e in events_of(steps, 0) if e.customer_id != "bad id!"]  # refused before the writer
     if len(events) < 2:
         return
     with tempfile.TemporaryDirectory() as one, tempfile.TemporaryDirectory() as other:
-        each = asyncio.run(ingest_path(one, events, False, expiry_days))
-        together = asyncio.run(ingest_path(other, events, True, expiry_days))
+        each = asyncio.run(ingest_path(one, events, False, expiry_days, gaps))
+        together = asyncio.run(ingest_path(other, events, True, expiry_days, gaps))
     assert together[2] == len(events) and each[2] == 0
     assert together[0] == each[0]
     for table in TABLES:
