@@ -11,7 +11,6 @@ conflicting replays of event ids inside a batch and across batches, unknown even
 bad customer ids, expiring points)."""
 import asyncio
 import tempfile
-import threading
 from pathlib import Path
 
 import pytest
@@ -26,6 +25,7 @@ from app.services.events import EventIn, ingest_each
 from app.store.sqlite import connect
 from app.store.verify import verify
 from tests.conftest import make_config
+from tests.store.writer_gate import writer_held
 
 CUSTOMERS = ["a", "b", "c", "d", "bad id!"]
 LATE_MS = ManualClock().now_ms() + 4_000
@@ -217,16 +217,12 @@ async def ingest_path(tmp: str, events, together: bool, expiry_days, gaps_ms) ->
         brand = await setup(rt, expiry_days)
         clock.advance(ms=1000)
         if together:
-            gate = threading.Event()
-            held = asyncio.ensure_future(rt.writer.submit(lambda conn: gate.wait(10)))
-            await asyncio.sleep(0.05)
             tasks = []
-            for e, gap in zip(events, gaps_ms):
-                clock.advance(ms=gap)
-                tasks.append(asyncio.ensure_future(rt.events.ingest(brand, e)))
-                await asyncio.sleep(0)  # it reads the clock and queues its command
-            gate.set()
-            await held
+            async with writer_held(rt.writer):
+                for e, gap in zip(events, gaps_ms):
+                    clock.advance(ms=gap)
+                    tasks.append(asyncio.ensure_future(rt.events.ingest(brand, e)))
+                    await asyncio.sleep(0)  # it reads the clock and queues its command
             answers = await asyncio.gather(*tasks, return_exceptions=True)
         else:
             answers = []

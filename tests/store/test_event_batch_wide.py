@@ -11,7 +11,6 @@ balance below zero. (Written from a reviewer's test; it found the merged events'
 import asyncio
 import re
 import tempfile
-import threading
 from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
@@ -26,25 +25,19 @@ from app.services.events import EventIn, ingest_each
 from app.store.sqlite import connect
 from app.store.verify import verify
 from tests.conftest import make_config
+from tests.store.test_event_batch import TABLES as NARROW_TABLES
+from tests.store.writer_gate import writer_held
 
 DAY = 86_400_000
 CUSTOMERS = ["a", "b", "c", "d", "e", "f", "bad id!"]
-TABLES = {
-    "transfers": "SELECT * FROM transfers ORDER BY id",
-    "accounts": "SELECT * FROM accounts ORDER BY id",
-    "customers": "SELECT * FROM customers ORDER BY id",
-    "customer_event_counts": "SELECT * FROM customer_event_counts ORDER BY customer_id, event_type",
-    "events": "SELECT * FROM events ORDER BY id",
-    "bonus_awards": "SELECT * FROM bonus_awards ORDER BY id",
-    "bonus_definitions": "SELECT * FROM bonus_definitions ORDER BY id",
-    "lots": "SELECT * FROM lots ORDER BY id",
-    "customer_rewards": "SELECT id, brand_id, reward_id, customer_id, status, source, event_id, cost_amount,"
-                        " charge_transfer_id, refund_transfer_id, issued_at_ms, expires_at_ms, resolved_at_ms"
-                        " FROM customer_rewards ORDER BY id",  # all but the random redemption_code
-    "rewards": "SELECT * FROM rewards ORDER BY id",
-    "referrals": "SELECT * FROM referrals ORDER BY customer_id",
-    "open_holds": "SELECT * FROM open_holds ORDER BY transfer_id",
-}
+TABLES = {**NARROW_TABLES,
+          "bonus_definitions": "SELECT * FROM bonus_definitions ORDER BY id",
+          "customer_rewards": "SELECT id, brand_id, reward_id, customer_id, status, source, event_id, cost_amount,"
+                              " charge_transfer_id, refund_transfer_id, issued_at_ms, expires_at_ms, resolved_at_ms"
+                              " FROM customer_rewards ORDER BY id",  # all but the random redemption_code
+          "rewards": "SELECT * FROM rewards ORDER BY id",
+          "referrals": "SELECT * FROM referrals ORDER BY customer_id",
+          "open_holds": "SELECT * FROM open_holds ORDER BY transfer_id"}
 
 
 async def setup(rt: Runtime, expiry_days, zone) -> int:
@@ -228,16 +221,12 @@ def ingest_path(tmp, steps_groups, together: bool, expiry_days, zone, gaps, dry=
                 n += len(steps)
                 got = []
                 if together:
-                    gate = threading.Event()
-                    held = asyncio.ensure_future(rt.writer.submit(lambda conn: gate.wait(10)))
-                    await asyncio.sleep(0.05)
                     tasks = []
-                    for i, e in zip(index, events):
-                        clock.advance(ms=400 * (i % 3))
-                        tasks.append(asyncio.ensure_future(rt.events.ingest(brand, e, dry_run=i in dry)))
-                        await asyncio.sleep(0)
-                    gate.set()
-                    await held
+                    async with writer_held(rt.writer):
+                        for i, e in zip(index, events):
+                            clock.advance(ms=400 * (i % 3))
+                            tasks.append(asyncio.ensure_future(rt.events.ingest(brand, e, dry_run=i in dry)))
+                            await asyncio.sleep(0)
                     got = await asyncio.gather(*tasks, return_exceptions=True)
                 else:
                     for i, e in zip(index, events):

@@ -1,7 +1,6 @@
 """The group-commit writer: batching, per-command rollback, bounded queue, concurrency."""
 import asyncio
 import sqlite3
-import threading
 
 import pytest
 
@@ -9,6 +8,7 @@ from app.ledger.errors import InsufficientFunds, Unavailable
 from app.services.ledger import Movement
 from app.store.sqlite import DbSettings, connect
 from app.store.writer import Mergeable, Writer
+from tests.store.writer_gate import writer_held
 
 
 @pytest.fixture
@@ -78,13 +78,9 @@ def mergeable(key, v, calls):
 
 async def queued_together(w, commands) -> list:
     """Results of `commands`, all queued while the writer is held, so they form one batch."""
-    gate = threading.Event()
-    held = asyncio.ensure_future(w.submit(lambda conn: gate.wait(10)))
-    await asyncio.sleep(0.05)  # the writer has taken the holding command
-    tasks = [asyncio.ensure_future(w.submit(c)) for c in commands]
-    await asyncio.sleep(0)  # every task has queued its command
-    gate.set()
-    await held
+    async with writer_held(w):
+        tasks = [asyncio.ensure_future(w.submit(c)) for c in commands]
+        await asyncio.sleep(0)  # every task has queued its command
     return await asyncio.gather(*tasks, return_exceptions=True)
 
 
