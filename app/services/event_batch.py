@@ -38,7 +38,7 @@ from ..rules.tiers import TIER_ASSET, LoyaltyPoints, next_tier_event, points_aft
 from ..store import events as event_store
 from ..store.accounts import _SELECT as ACCOUNT_SELECT
 from ..store.accounts import _account as account_of_row
-from ..store.accounts import ensure_account, save_many
+from ..store.accounts import ensure_account, load_many, save_many
 from ..store.customers import ensure_customer
 from ..store.referrals import REFERRAL_EVENT_TYPES
 from ..store.rules import BrandConfig, brand_config
@@ -125,7 +125,6 @@ class _Batch:
     def __init__(self, conn: sqlite3.Connection, brand_id: int, now_ms: int) -> None:
         self.conn, self.brand_id, self.now_ms = conn, brand_id, now_ms
         self.config: BrandConfig = brand_config(conn, brand_id)
-        self.assets_by_id = {a.id: a for a in self.config.assets.values()}
         self.now = datetime.fromtimestamp(now_ms / 1000, tz=timezone.utc)
         self.customers: dict[str, _Customer] = {}
         self.accounts: dict[int, Account] = {}
@@ -149,7 +148,7 @@ class _Batch:
         """Read the named customers (those that exist), their event counts, bonus awards and
         accounts, and the brand's system accounts: one query each."""
         self._load_customers(externals)
-        assets = json.dumps(sorted(self.assets_by_id))  # (brand, asset, kind): the accounts' unique index
+        assets = json.dumps(sorted(self.config.assets_by_id))  # (brand, asset, kind): the unique index
         for row in self.conn.execute(ACCOUNT_SELECT + " WHERE a.brand_id = ? AND a.asset_id IN"
                                      " (SELECT value FROM json_each(?)) AND a.kind = 'system'", (self.brand_id, assets)):
             account = account_of_row(row)
@@ -194,27 +193,23 @@ class _Batch:
         commission), and the chain's tip."""
         before = self.deferred.tip
         self.deferred = start_deferred(self.conn)
-        moved: set[int] = set()
-        owners = {external}
+        owners, system = {external}, set()
         if self.deferred.tip != before:  # every account its transfers moved, made by it or not
             for account_id, kind, owner in self.conn.execute(
                     "SELECT a.id, a.kind, a.owner FROM transfers t JOIN accounts a"
                     " ON a.id IN (t.debit_account_id, t.credit_account_id) WHERE t.id > ?",
                     (before[0] if before else 0,)):
-                moved.add(account_id)
                 if kind == "customer":
                     owners.add(owner)
-        for account_id in moved:
-            self.accounts.pop(account_id, None)
-        for owner in owners:
+                elif account_id in self.accounts:
+                    system.add(account_id)
+        for owner in owners:  # read again below with their accounts
             customer = self.customers.pop(owner, None)
             if customer is not None:
                 for account_id in customer.accounts.values():
                     self.accounts.pop(account_id, None)
-        stale_system = [key for key, account_id in self.system.items() if account_id in moved]
-        for row in self.conn.execute(ACCOUNT_SELECT + " WHERE a.id IN (SELECT value FROM json_each(?))",
-                                     (json.dumps([self.system[key] for key in stale_system]),)):
-            self.accounts[row[0]] = account_of_row(row)
+        if system:
+            self.accounts.update(load_many(self.conn, system))
         self._load_customers(sorted(owners))
 
     # -- one event ----------------------------------------------------------------------------
@@ -336,7 +331,7 @@ class _Batch:
 
     def _create_account(self, asset_id: int, kind: str, owner: str, customer_row: Optional[int]) -> int:
         self._open_savepoint()
-        account = ensure_account(self.conn, self.assets_by_id[asset_id], kind, owner, self.now_ms, customer_row)
+        account = ensure_account(self.conn, self.config.assets_by_id[asset_id], kind, owner, self.now_ms, customer_row)
         self.accounts[account.id] = account
         self.created_accounts.append((asset_id, kind, owner, account.id))
         return account.id
@@ -400,7 +395,7 @@ class _Batch:
     def _balances(self, customer: _Customer) -> list[dict]:
         shown = []
         for asset_id, account_id in customer.accounts.items():
-            asset = self.assets_by_id[asset_id]
+            asset = self.config.assets_by_id[asset_id]
             shown.append({"asset": asset.code, **balance_fields(self.accounts[account_id].counters, asset.scale)})
         return sorted(shown, key=lambda b: b["asset"])
 

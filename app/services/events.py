@@ -304,7 +304,7 @@ class _Ingest:
     def _answer(self, occurred_ms: int, points: LoyaltyPoints) -> dict:
         ev = self.event
         if self.customer_accounts is not None:  # every account of the customer, as this event left it
-            assets = {a.id: a for a in self.config.assets.values()}
+            assets = self.config.assets_by_id
             rows = sorted((assets[asset_id].code, assets[asset_id].scale, self.accounts[account_id].counters)
                           for asset_id, account_id in self.customer_accounts.items())
         else:

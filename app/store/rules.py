@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sqlite3
 from dataclasses import dataclass
+from functools import cached_property
 from datetime import datetime, timezone, tzinfo
 from typing import Any, Mapping, Optional
 from zoneinfo import ZoneInfo
@@ -57,6 +58,10 @@ class BrandConfig:
     scales: Mapping[str, int]            # asset code → scale
     assets: Mapping[str, Asset]
     rule_names: Mapping[str, str]        # rule code → name: the description of its transfers
+
+    @cached_property
+    def assets_by_id(self) -> Mapping[int, Asset]:
+        return {asset.id: asset for asset in self.assets.values()}
 
 
 def _ms_time(ms: Optional[int]) -> Optional[datetime]:
