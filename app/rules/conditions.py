@@ -30,10 +30,9 @@ import operator
 import re
 from functools import lru_cache
 from decimal import Decimal
-from types import MappingProxyType
 from typing import Any, Callable, Mapping, NamedTuple, Optional, Union
 
-from .facts import ABSENT, FACTS, KINDS, FactRef, Facts, lookup, parse_fact, suggest
+from .facts import ABSENT, FACTS, KINDS, FactRef, Facts, parse_fact, suggest
 from .problems import InvalidRule, Problem, item_path, key_path
 
 MAX_DEPTH = 8          # nested all/any/not levels
@@ -390,8 +389,6 @@ def compile_condition(node: Condition) -> Callable[[Facts], bool]:
     once per event (the engine keeps the function with the rule's parsed conditions)."""
     if isinstance(node, Leaf):
         read, arg, expected = node.fact.spec.read, node.fact.arg, node.value
-        if node.fact.spec.name == "payload.<path>" and "." not in arg:
-            read = _payload_key  # the common case: a top-level key of the payload
         if node.op == "present":
             return lambda facts: (read(facts, arg) is not ABSENT) is expected
         test = OPS[node.op].test
@@ -418,15 +415,6 @@ def compile_condition(node: Condition) -> Callable[[Facts], bool]:
                 return True
         return False
     return any_of
-
-
-def _payload_key(facts: Facts, key: str) -> Any:
-    """`payload.<key>` for a key without dots: what `lookup` answers, in fewer steps."""
-    payload = facts.event.payload
-    if type(payload) is not MappingProxyType and type(payload) is not dict:
-        return lookup(payload, key)
-    value = payload.get(key, ABSENT)
-    return ABSENT if value is None else value
 
 
 def _holds(node: Condition, facts: Facts) -> bool:

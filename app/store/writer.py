@@ -198,30 +198,21 @@ class Writer:
         outcomes: list[tuple[Any, BaseException | None]] = []
         began = time.perf_counter()
         begin(conn)
-        n = 0
-        while n < len(batch):
-            command = batch[n][0]
-            if isolated:
-                outcomes.append(self._run_one(conn, command))
-                n += 1
-                continue
-            try:
-                last = n + 1
-                if type(command) is Mergeable:
-                    while (last < len(batch) and type(batch[last][0]) is Mergeable
-                           and batch[last][0].key == command.key):
-                        last += 1
-                if last - n > 1:
-                    merged = command.many(conn, [item[0].item for item in batch[n:last]])
-                    assert len(merged) == last - n
-                    outcomes.extend(merged)
-                    self.stats.merged_commands += last - n
-                else:
-                    outcomes.append((command(conn), None))
-                n = last
-            except Exception:  # noqa: BLE001 - retried isolated, where it reports its own error
-                rollback(conn)
-                return None
+        if isolated:
+            outcomes = [self._run_one(conn, command) for command, _future, _loop in batch]
+        else:
+            for run in _runs(batch):
+                try:
+                    if len(run) > 1:
+                        merged = run[0].many(conn, [command.item for command in run])
+                        assert len(merged) == len(run)
+                        outcomes.extend(merged)
+                        self.stats.merged_commands += len(run)
+                    else:
+                        outcomes.append((run[0](conn), None))
+                except Exception:  # noqa: BLE001 - retried isolated, where it reports its own error
+                    rollback(conn)
+                    return None
         started = time.perf_counter()
         conn.execute("COMMIT")
         ended = time.perf_counter()
@@ -253,6 +244,18 @@ class Writer:
                 loop.call_soon_threadsafe(_settle, items)
             except RuntimeError:  # the loop closed while its commands ran
                 log.warning("event loop closed before %d results were delivered", len(items))
+
+
+def _runs(batch: list[tuple]) -> list[list]:
+    """The batch's commands in order, as runs: neighbouring `Mergeable`s of one key together,
+    every other command alone."""
+    runs: list[list] = []
+    for command, _future, _loop in batch:
+        if runs and type(command) is Mergeable and type(runs[-1][0]) is Mergeable and runs[-1][0].key == command.key:
+            runs[-1].append(command)
+        else:
+            runs.append([command])
+    return runs
 
 
 def _settle(items: list) -> None:
